@@ -1,0 +1,142 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the connection options that every msgraph.intune module shares."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  tenant_id:
+    description:
+      - The Entra ID (Azure AD) tenant, as a GUID or a verified domain name.
+      - If not set, the environment variable E(AZURE_TENANT_ID) is used, then E(AZURE_TENANT) (the name that the
+        AWX/AAP Microsoft Azure Resource Manager credential injects).
+      - Required for O(auth_method=client_secret), O(auth_method=client_certificate) and O(auth_method=workload_identity).
+    type: str
+  client_id:
+    description:
+      - The application (client) id of the app registration.
+      - If not set, the environment variable E(AZURE_CLIENT_ID) is used.
+    type: str
+  client_secret:
+    description:
+      - A client secret of the app registration.
+      - If not set, the environment variable E(AZURE_CLIENT_SECRET) is used, then E(AZURE_SECRET).
+    type: str
+  client_certificate_path:
+    description:
+      - Path to the app's certificate on the host that runs the module, either a PEM file holding the private key
+        and the certificate, or a PFX (PKCS#12) file.
+      - If not set, the environment variable E(AZURE_CLIENT_CERTIFICATE_PATH) is used.
+    type: path
+  client_certificate_password:
+    description:
+      - Password of the private key in O(client_certificate_path), if it has one.
+      - If not set, the environment variable E(AZURE_CLIENT_CERTIFICATE_PASSWORD) is used.
+    type: str
+  access_token:
+    description:
+      - A bearer token for Microsoft Graph obtained elsewhere. It cannot be renewed, so a task fails when it expires.
+      - If not set, the environment variable E(MSGRAPH_ACCESS_TOKEN) is used.
+    type: str
+  auth_method:
+    description:
+      - How to authenticate.
+      - V(auto) uses the first of O(access_token), O(client_certificate_path) and O(client_secret) that is given,
+        options written in the task before those taken from the environment. It never uses managed identity.
+      - V(managed_identity) uses the Azure managed identity of the machine (App Service, Azure VM and the other
+        hosts that msal supports). O(managed_identity_client_id) selects a user-assigned identity.
+      - V(workload_identity) sends the federated token from the file named by E(AZURE_FEDERATED_TOKEN_FILE) as the
+        client assertion, as the AKS workload identity webhook sets up; O(tenant_id) and O(client_id) default to
+        E(AZURE_TENANT_ID) and E(AZURE_CLIENT_ID) as it injects them.
+      - Options that the chosen method needs and that are missing make the task fail before any request.
+    type: str
+    default: auto
+    choices: [auto, client_secret, client_certificate, access_token, managed_identity, workload_identity]
+  managed_identity_client_id:
+    description:
+      - Client id of a user-assigned managed identity, with O(auth_method=managed_identity).
+      - When not set, the system-assigned identity is used.
+    type: str
+  cloud:
+    description:
+      - The Microsoft cloud. It sets the Graph endpoint, the sign-in authority and the token scope.
+      - V(public) is graph.microsoft.com with login.microsoftonline.com, V(usgov) is graph.microsoft.us (GCC High)
+        and V(usgov_dod) is dod-graph.microsoft.us, both with login.microsoftonline.us, V(china) is
+        microsoftgraph.chinacloudapi.cn with login.chinacloudapi.cn (operated by 21Vianet).
+      - If not set, the environment variable E(AZURE_CLOUD_ENVIRONMENT) is used (V(AzureCloud),
+        V(AzureUSGovernment) or V(AzureChinaCloud), as AWX sets it), else V(public).
+    type: str
+    choices: [public, usgov, usgov_dod, china]
+  graph_endpoint:
+    description:
+      - Overrides the cloud's Graph endpoint, as scheme, host and optional port, without version, for example
+        V(https://graph.microsoft.com). The token scope stays the cloud's Graph resource.
+      - If not set, the environment variable E(MSGRAPH_GRAPH_ENDPOINT) is used.
+    type: str
+  authority_host:
+    description:
+      - Overrides the cloud's sign-in authority, as scheme, host and optional port, without tenant, for example
+        V(https://login.microsoftonline.com). For a host that is not a Microsoft one, msal's instance discovery is
+        switched off.
+      - If not set, the environment variable E(AZURE_AUTHORITY_HOST) is used.
+    type: str
+  api_version:
+    description:
+      - The Graph API version.
+    type: str
+    default: v1.0
+    choices: [v1.0, beta]
+  validate_certs:
+    description:
+      - Whether to verify TLS certificates of every request the module makes (token endpoint, managed identity
+        endpoint and Graph).
+      - When V(true) and O(ca_path) is not set, the system's trust store is used, or the bundle named by
+        E(REQUESTS_CA_BUNDLE) if that is set.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file of CA certificates used to verify every request, for example for a TLS-inspecting proxy.
+      - It is used instead of E(REQUESTS_CA_BUNDLE) and the system's trust store.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request (connect and read).
+    type: float
+    default: 30
+  max_retries:
+    description:
+      - How many times a request is retried after the first attempt when Graph throttles it (HTTP 429, 503, 504)
+        or the connection fails. V(3) means at most four attempts.
+      - C(Retry-After) is always honoured; without it the client backs off exponentially with jitter. The total
+        wait of one request is capped at 180 seconds.
+      - A request that creates an object is only sent again when the server cannot have processed it; otherwise
+        the module looks the object up first.
+    type: int
+    default: 5
+requirements:
+  - requests
+  - msal (not needed with O(auth_method=access_token))
+notes:
+  - Every request carries a C(client-request-id) header. A failed task returns Graph's C(request_id) and
+    C(client_request_id), which Microsoft support asks for.
+  - Secrets (O(client_secret), O(client_certificate_password), O(access_token) and their environment variables)
+    never appear in results or logs.
+seealso:
+  - name: Microsoft Graph national cloud deployments
+    description: Graph endpoints of the national clouds.
+    link: https://learn.microsoft.com/graph/deployments
+"""
+
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/msgraph.intune.graph) in C(module_defaults) to set the connection options of every module
+      of this collection once.
+    support: full
+    membership:
+      - msgraph.intune.graph
+"""

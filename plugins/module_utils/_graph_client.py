@@ -1,0 +1,180 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Graph client every module uses: authenticated requests, Graph errors, paging."""
+
+from __future__ import annotations
+
+import uuid
+
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import build_token_provider
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import RetryPolicy, Transport, url_path
+
+MAX_PAGES = 1000
+
+
+class GraphClient:
+    """Requests relative to `{graph_endpoint}/{api_version}`, e.g. client.get("deviceManagement/...")."""
+
+    def __init__(self, settings, transport, token_provider):
+        self.settings = settings
+        self.transport = transport
+        self.auth = token_provider
+        self.base_url = f"{settings.graph_endpoint}/{settings.api_version}/"
+
+    def get(self, path, params=None):
+        return self._request("GET", path, params=params)
+
+    def get_or_none(self, path, params=None):
+        """The object, or None when Graph answers 404."""
+        try:
+            return self.get(path, params=params)
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, path, params=None):
+        """Every item of a collection, following @odata.nextLink.
+
+        The bearer token is only ever sent to the Graph endpoint: a nextLink to another origin is refused.
+        """
+        items = []
+        seen = set()
+        page = self._request("GET", path, params=params)
+        for _page_number in range(MAX_PAGES):
+            items.extend(page.get("value") or [])
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return items
+            if not next_link.startswith(self.settings.graph_endpoint + "/"):
+                raise GraphError(
+                    "refusing to follow @odata.nextLink to {!r}: it is not on the Graph endpoint {}".format(
+                        next_link.split("?", 1)[0], self.settings.graph_endpoint
+                    ),
+                    method="GET",
+                    path=path,
+                )
+            if next_link in seen:
+                raise GraphError("Graph returned the same @odata.nextLink twice; stopping", method="GET", path=path)
+            seen.add(next_link)
+            page = self._request("GET", next_link)
+        raise GraphError(f"more than {MAX_PAGES} pages; stopping", method="GET", path=path)
+
+    def create(self, path, body, recover=None):
+        """POST a new object. `recover()` looks the object up after an ambiguous failure, so that a lost
+        response never leads to a duplicate."""
+        return self._request("POST", path, body=body, idempotent=False, recover=recover)
+
+    def update(self, path, body):
+        """PATCH; returns the object when Graph answers 200 with a body, None for 204."""
+        return self._request("PATCH", path, body=body)
+
+    def delete(self, path):
+        return self._request("DELETE", path, ok_if_gone_after_retry=True)
+
+    def action(self, path):
+        """POST a bound action such as terminate. Repeating it has the same effect, so it is retried."""
+        return self._request("POST", path, idempotent=True)
+
+    def _url(self, path):
+        if path.startswith("https://"):
+            return path
+        return self.base_url + path.lstrip("/")
+
+    def _request(
+        self, method, path, params=None, body=None, idempotent=True, recover=None, ok_if_gone_after_retry=False
+    ):
+        url = self._url(path)
+        client_request_id = str(uuid.uuid4())
+        refreshed = False
+        while True:
+            headers = {
+                "Authorization": f"Bearer {self.auth.token()}",
+                "client-request-id": client_request_id,
+                "Accept": "application/json",
+            }
+            result = self.transport.send(
+                method, url, params=params, json=body, headers=headers, idempotent=idempotent, recover=recover
+            )
+            if not hasattr(result, "status_code"):
+                return result  # recover() found the object that a lost POST created
+            response = result
+            if response.status_code == 401 and not refreshed and _error_code(response) == "InvalidAuthenticationToken":
+                if not self.auth.can_refresh:
+                    raise _graph_error(response, method, url, error_class=GraphAuthError)
+                self.auth.refresh()
+                refreshed = True
+                continue
+            if response.status_code == 404 and ok_if_gone_after_retry and "Retry-Attempt" in response.request.headers:
+                return None  # an earlier attempt deleted it
+            if response.status_code >= 400:
+                raise _graph_error(response, method, url, GraphAuthError if response.status_code == 401 else GraphError)
+            if response.status_code == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise GraphError(
+                    f"{method} {url_path(url)} returned HTTP {response.status_code} with a body that is not JSON",
+                    status=response.status_code,
+                    request_id=response.headers.get("request-id"),
+                    client_request_id=client_request_id,
+                    method=method,
+                    path=url_path(url),
+                ) from None
+
+
+def _error_code(response):
+    try:
+        return (response.json().get("error") or {}).get("code")
+    except (ValueError, AttributeError):
+        return None
+
+
+def _graph_error(response, method, url, error_class=GraphError):
+    """One readable message plus structured fields, from Graph's error body and headers."""
+    code = message = request_id = client_request_id = None
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message")
+        inner = error.get("innerError") or error.get("innererror") or {}
+        if isinstance(inner, dict):
+            request_id = inner.get("request-id")
+            client_request_id = inner.get("client-request-id")
+    request_id = request_id or response.headers.get("request-id")
+    client_request_id = client_request_id or response.headers.get("client-request-id")
+    path = url_path(url)
+    text = f"{method} {path} failed: HTTP {response.status_code}"
+    if code:
+        text += f" {code}"
+    if message:
+        text += f": {message}"
+    text += f" (request-id: {request_id or 'none'}, client-request-id: {client_request_id or 'none'})"
+    return error_class(
+        text,
+        status=response.status_code,
+        code=code,
+        graph_message=message,
+        request_id=request_id,
+        client_request_id=client_request_id,
+        method=method,
+        path=path,
+    )
+
+
+def build_graph_client(params, environ=None, session=None):
+    """Settings, transport and authentication for one task, from its validated parameters."""
+    settings = resolve_settings(params, environ)
+    transport = Transport(
+        verify=settings.verify,
+        timeout=settings.timeout,
+        policy=RetryPolicy(max_retries=settings.max_retries),
+        session=session,
+    )
+    return GraphClient(settings, transport, build_token_provider(settings, transport))

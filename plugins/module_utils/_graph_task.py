@@ -1,0 +1,36 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""GraphTask: what a module does, independent of how it is run.
+
+A module file (a process per task item) and the action plugin of the same name (in the controller's worker
+process) both run the same GraphTask, so arguments, check mode, diff and errors behave identically.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import EXPECTED_ERRORS, failure_result
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
+
+
+class GraphTask:
+    """The argument spec (shared connection options included), its constraints and the operation.
+
+    `operation(client, params, check_mode)` returns the result dict; it may raise the EXPECTED_ERRORS.
+    """
+
+    def __init__(self, argument_spec, operation, **constraints):
+        self.argument_spec = dict(GRAPH_ARGUMENT_SPEC)
+        self.argument_spec.update(argument_spec)
+        self.constraints = constraints
+        self.operation = operation
+
+    def execute(self, params, check_mode, diff, client_factory):
+        """Run the operation; expected failures become a result with failed=True and Graph's fields."""
+        try:
+            result = self.operation(client_factory(params), params, check_mode)
+        except EXPECTED_ERRORS as exc:
+            result = failure_result(exc)
+            result["failed"] = True
+        if not diff:
+            result.pop("diff", None)
+        return result

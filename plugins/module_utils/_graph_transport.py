@@ -1,0 +1,222 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP transport: one requests session, per-request TLS settings, and retries with a bounded budget.
+
+Both Graph calls and msal's token calls go through it, so certificates, proxies and throttling are
+handled the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import random
+import time
+import traceback
+
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphConnectionError,
+    GraphThrottledError,
+)
+
+try:
+    import requests
+
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:
+    requests = None
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+USER_AGENT = "msgraph.intune-ansible/0.1.0"
+THROTTLE_STATUSES = frozenset((429, 503, 504))
+
+
+class RetryPolicy:
+    """When to wait and for how long.
+
+    Retry-After (seconds, fractional seconds or an HTTP date) is always honoured; without it the wait
+    grows exponentially with jitter. A wait that would exceed max_wait, or push the sum of waits past
+    max_total_wait, ends the retries instead of being shortened: the server's word is never ignored.
+    """
+
+    def __init__(
+        self, max_retries=5, base_delay=1.0, max_wait=60.0, max_total_wait=180.0, sleep=None, clock=None, rng=None
+    ):
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_wait = max_wait
+        self.max_total_wait = max_total_wait
+        self.sleep = sleep or time.sleep
+        self.clock = clock or time.time
+        self.rng = rng or random.random
+
+    def delay(self, retry_number, retry_after=None):
+        """Seconds to wait before retry number `retry_number` (1-based)."""
+        if retry_after is not None:
+            parsed = self.parse_retry_after(retry_after)
+            if parsed is not None:
+                return parsed
+        ceiling = min(self.max_wait, self.base_delay * (2 ** (retry_number - 1)))
+        # "Equal jitter": at least half the exponential step, so clients that collided spread out
+        # without ever retrying immediately.
+        return ceiling / 2 + self.rng() * ceiling / 2
+
+    def parse_retry_after(self, value):
+        value = str(value).strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return max(0.0, moment.timestamp() - self.clock())
+
+
+class Transport:
+    """Sends requests with the task's TLS settings and retries what is safe to retry.
+
+    `verify` is passed on every request: a Session attribute would lose to REQUESTS_CA_BUNDLE.
+    Proxies come from the standard environment variables (requests' trust_env).
+    """
+
+    def __init__(self, verify=True, timeout=30.0, policy=None, session=None):
+        self.verify = verify
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def send(self, method, url, idempotent=True, recover=None, describe=None, **kwargs):
+        """Send one logical request, retrying it within the budget.
+
+        Non-idempotent requests (a POST that creates) are only re-sent when the server cannot have
+        processed them: 429, or 503 with Retry-After. After an ambiguous failure (504, a dropped
+        connection, a timeout) `recover()` is asked first; whatever it returns (not None) is returned
+        instead of a response, since the object already exists.
+        """
+        describe = describe or f"{method} {url_path(url)}"
+        headers = dict(kwargs.pop("headers", None) or {})
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            if attempt > 1:
+                headers["Retry-Attempt"] = str(attempt - 1)
+            failure = None
+            response = None
+            try:
+                response = self.session.request(
+                    method, url, headers=headers, verify=self.verify, timeout=self.timeout, **kwargs
+                )
+            except requests.exceptions.SSLError as exc:
+                raise GraphConnectionError(
+                    f"TLS verification failed for {describe}: {_short(exc)}. Set ca_path to the CA that signed the server's "
+                    "certificate, or validate_certs=false to skip verification",
+                    method=method,
+                    path=url_path(url),
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                failure = exc
+
+            if response is not None and response.status_code not in THROTTLE_STATUSES:
+                return response
+            if response is not None and not idempotent and not _server_did_not_process(response):
+                ambiguous = True
+            else:
+                ambiguous = (
+                    failure is not None
+                    and not idempotent
+                    and not isinstance(failure, requests.exceptions.ConnectTimeout)
+                )
+            if ambiguous and recover is not None:
+                found = recover()
+                if found is not None:
+                    return found
+
+            retry_after = response.headers.get("Retry-After") if response is not None else None
+            exhausted_reason = None
+            if attempt > self.policy.max_retries:
+                exhausted_reason = f"after {attempt} attempts"
+            elif ambiguous and recover is None:
+                exhausted_reason = "and it cannot be retried safely (the server may have processed it)"
+            else:
+                wait = self.policy.delay(attempt, retry_after)
+                if wait > self.policy.max_wait or waited + wait > self.policy.max_total_wait:
+                    exhausted_reason = (
+                        f"after {attempt} attempts: the next wait of {wait:.1f}s exceeds the retry budget"
+                    )
+            if exhausted_reason is None:
+                self.policy.sleep(wait)
+                waited += wait
+                continue
+
+            if response is not None:
+                if ambiguous:
+                    return response  # the caller turns it into a Graph error with its request ids
+                hint = f", Retry-After {retry_after}" if retry_after else ""
+                raise GraphThrottledError(
+                    f"{describe} was throttled (HTTP {response.status_code}{hint}) {exhausted_reason}",
+                    status=response.status_code,
+                    code="throttled",
+                    request_id=response.headers.get("request-id"),
+                    client_request_id=response.headers.get("client-request-id"),
+                    method=method,
+                    path=url_path(url),
+                )
+            raise GraphConnectionError(
+                f"{describe} failed: {_short(failure)} ({exhausted_reason})",
+                method=method,
+                path=url_path(url),
+                client_request_id=headers.get("client-request-id"),
+            )
+
+
+def _server_did_not_process(response):
+    return response.status_code == 429 or (response.status_code == 503 and "Retry-After" in response.headers)
+
+
+def url_path(url):
+    """The path of a URL, without origin and query: what messages show."""
+    without_scheme = url.split("://", 1)[-1].split("?", 1)[0]
+    slash = without_scheme.find("/")
+    return without_scheme[slash:] if slash >= 0 else "/"
+
+
+def _short(exc):
+    """A one-line reason, without the urllib3 object reprs that make messages unreadable."""
+    text = str(exc)
+    for marker in ("Caused by ", "(Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1].rstrip(")")
+    return text.splitlines()[0][:300] if text else exc.__class__.__name__
+
+
+class MsalHttpClient:
+    """The http_client given to msal: our transport, so msal's token requests get the same TLS
+    settings, proxies and retries.
+
+    A token request still throttled after our retries raises GraphThrottledError instead of returning,
+    so msal's own throttle cache never stores it and never hides a later, retried token request.
+    """
+
+    def __init__(self, transport):
+        self.transport = transport
+
+    def post(self, url, params=None, data=None, headers=None, **_ignored):
+        return self._send("POST", url, params=params, data=data, headers=headers)
+
+    def get(self, url, params=None, headers=None, **_ignored):
+        return self._send("GET", url, params=params, headers=headers)
+
+    def close(self):
+        """msal may call close(); the session belongs to the transport."""
+
+    def _send(self, method, url, **kwargs):
+        # Token requests are idempotent: asking twice only yields two tokens.
+        return self.transport.send(method, url, idempotent=True, describe=f"token request to {url_path(url)}", **kwargs)

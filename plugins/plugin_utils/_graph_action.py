@@ -1,0 +1,109 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The in-process path: run a module's GraphTask inside the controller's worker process.
+
+A module in a loop pays process start, imports, a token request and a TLS handshake for every item. Run
+here, imports happen once per worker, and the Graph client (its token and its TLS connection) is kept in
+memory for the rest of the task's loop. Nothing is written to disk.
+
+The module itself stays the path for a remote or delegated host, for a controller Python without
+requests, and whenever MSGRAPH_INTUNE_FORCE_MODULE is set to a true value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from ansible.module_utils.basic import remove_values
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+try:
+    from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import build_graph_client
+    from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import REQUESTS_IMPORT_ERROR
+except ImportError:  # a controller without the collection's requirements still runs the module
+    REQUESTS_IMPORT_ERROR = "import failed"
+
+FORCE_MODULE_ENV = "MSGRAPH_INTUNE_FORCE_MODULE"
+LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
+
+# One client per distinct connection settings, for the life of this worker process (one task, all its loop
+# items). Kept in memory only.
+_CLIENTS = {}
+
+
+class GraphActionBase(ActionBase):
+    """Subclasses set MODULE (the module's FQCN) and TASK (its GraphTask)."""
+
+    MODULE = None
+    TASK = None
+    _VALID_ARGS = None  # validated against TASK's argument spec instead
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        if not self._runs_in_process():
+            result.update(
+                self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars)
+            )
+            return result
+
+        validator = ArgumentSpecValidator(self.TASK.argument_spec, **self.TASK.constraints)
+        validation = validator.validate(self._task.args)
+        no_log_values = set(validation._no_log_values)
+        if validation.error_messages:
+            result.update(failed=True, msg=validation.error_messages[0])
+            return remove_values(result, no_log_values)
+        params = validation.validated_parameters
+
+        environment = {}
+        self._compute_environment_string(environment)
+        with _environment(environment):
+
+            def client_factory(task_params):
+                client = _cached_client(task_params)
+                no_log_values.update(client.settings.secret_values())
+                return client
+
+            outcome = self.TASK.execute(params, self._play_context.check_mode, self._play_context.diff, client_factory)
+
+        if validation._warnings:
+            outcome.setdefault("warnings", []).extend(warning["warning"] for warning in validation._warnings)
+        outcome["invocation"] = {"module_args": params}
+        result.update(outcome)
+        return remove_values(result, no_log_values)
+
+    def _runs_in_process(self):
+        if boolean(os.environ.get(FORCE_MODULE_ENV, "false"), strict=False):
+            return False
+        if REQUESTS_IMPORT_ERROR:
+            return False
+        if self._task.delegate_to is not None or self._task.async_val:
+            return False
+        return self._connection._load_name in LOCAL_CONNECTIONS
+
+
+def _cached_client(params):
+    from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
+
+    key = tuple(sorted((name, str(params.get(name))) for name in GRAPH_ARGUMENT_SPEC))
+    key += tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith(("AZURE_", "MSGRAPH_"))))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = build_graph_client(params)
+    return _CLIENTS[key]
+
+
+@contextlib.contextmanager
+def _environment(variables):
+    """The task's `environment:` keyword, as a module process would see it (msal reads os.environ itself)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update({name: str(value) for name, value in variables.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
