@@ -19,7 +19,7 @@ description:
   - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All) (for check mode,
     C(DeviceManagementServiceConfig.Read.All) is enough).
 author:
-  - msgraph.intune contributors
+  - msgraph.intune contributors (@msgraph-ansible)
 options:
   id:
     description:

@@ -15,7 +15,7 @@ description:
     export a tenant's configuration as a baseline and apply it back unchanged.
   - Needs the application permission C(DeviceManagementServiceConfig.Read.All) (or C(.ReadWrite.All)).
 author:
-  - msgraph.intune contributors
+  - msgraph.intune contributors (@msgraph-ansible)
 options:
   id:
     description:

@@ -1,0 +1,86 @@
+# Development entry points for msgraph.intune. Run `make help` for the list.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.stamp-requirements-dev
+DEV_REQUIREMENTS := tests/requirements-dev.txt
+COLLECTION_LINK := .collections/ansible_collections/msgraph/intune
+PYTEST_ARGS ?= -n 2
+# Stages of `make test`, in order; add new sub-targets here.
+TEST_STAGES ?= lint sanity pytest
+
+# pytest runs with proxies on a closed loopback port: a request that escapes the emulator (to a Microsoft host,
+# or to 169.254.169.254) fails at once instead of leaving the machine. Only the pytest recipe gets these;
+# venv creation and sanity need the package registry.
+LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
+	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+.PHONY: help venv venv-latest lint sanity pytest test demo clean
+
+help:
+	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
+	@echo "make lint      ruff check, ruff format --check, ansible-lint (production profile)"
+	@echo "make sanity    ansible-test sanity --venv with the newest ansible-core (.venv-latest)"
+	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies)"
+	@echo "make test      venv + $(TEST_STAGES), with timings"
+	@echo "make demo      start the Graph emulator, print its endpoint, stop it"
+	@echo "make clean     remove venvs, caches and test output"
+
+venv: $(VENV_STAMP) $(COLLECTION_LINK)
+
+# Re-installs only when the requirement list changes; works over an existing venv as well as from nothing.
+$(VENV_STAMP): $(DEV_REQUIREMENTS)
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -r $(DEV_REQUIREMENTS)
+	@touch $@
+
+# Lets ansible-playbook (via ansible.cfg) and ansible-lint resolve msgraph.intune.* from the working tree.
+$(COLLECTION_LINK):
+	@mkdir -p $(@D)
+	@ln -sfn ../../.. $@
+
+venv-latest:
+	@tools/venv-latest.sh >/dev/null
+
+# Every linter runs even when an earlier one fails, so that one run reports everything.
+# ansible-lint wants its venv's bin/ on PATH (it warns and adds it itself otherwise).
+lint: venv
+	@status=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
+	echo "ruff format --check ."; $(VENV)/bin/ruff format --check . || status=1; \
+	echo "ansible-lint"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint || status=1; \
+	exit $$status
+
+sanity: venv
+	tools/sanity.sh
+
+# The output is also kept in .tmp/pytest.log, so that `make test` can end on pytest's summary line.
+pytest: venv
+	@mkdir -p .tmp
+	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .tmp/pytest.log
+
+# Times every stage. A failed venv stops at once; later stages all run even after a failure (one run shows
+# every problem), and the target fails if any did. On success it ends on pytest's own summary line, since CI
+# reads the closing line to count the tests.
+test:
+	@rm -f .tmp/pytest.log; failed=""; total_start=$$(date +%s); \
+	for stage in venv $(TEST_STAGES); do \
+		start=$$(date +%s); \
+		if $(MAKE) --no-print-directory $$stage; then result=ok; else result=FAILED; failed="$$failed $$stage"; fi; \
+		echo "[make test] $$stage: $$(( $$(date +%s) - start ))s $$result"; \
+		if [[ $$stage == venv && -n $$failed ]]; then break; fi; \
+	done; \
+	echo "[make test] total: $$(( $$(date +%s) - total_start ))s"; \
+	if [[ -s .tmp/pytest.log ]]; then echo "[make test] pytest summary:"; tail -n 1 .tmp/pytest.log; fi; \
+	if [[ -n $$failed ]]; then echo "[make test] FAILED:$$failed"; exit 1; fi
+
+demo: venv
+	tools/demo.sh
+
+clean:
+	rm -rf $(VENV) .venv-latest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
