@@ -1,0 +1,156 @@
+"""Fixtures to run real ansible-playbook against the emulator.
+
+``run_playbook(tasks_or_playbook, ...)`` writes a playbook whose play targets localhost with the emulator's
+connection options in ``module_defaults`` for ``group/msgraph.intune.graph``, runs it, and returns a
+``PlaybookRun`` with rc, stdout, stderr and the task results (from the result_log callback).
+
+Both execution paths are covered by the ``execution_path`` fixture: ``in_process`` (the action plugin, default)
+and ``module`` (``MSGRAPH_INTUNE_FORCE_MODULE=1``: a module process per task item).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.dirname(sys.executable)
+CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+
+
+class PlaybookRun:
+    def __init__(self, rc, stdout, stderr, results, files_dir):
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.results = results
+        self.files_dir = files_dir
+
+    def result(self, task_name):
+        """The result of the (last) task with that name."""
+        matches = [entry["result"] for entry in self.results if entry["task"] == task_name]
+        assert matches, f"no result for task {task_name!r}; tasks: {[e['task'] for e in self.results]}"
+        return matches[-1]
+
+    def results_of(self, task_name):
+        return [entry for entry in self.results if entry["task"] == task_name]
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+
+def connection_options(info, tenant=0):
+    """The module options that point a task at the emulator (tenant by index into info['tenants'])."""
+    creds = info["tenants"][tenant]
+    return {
+        "tenant_id": creds["tenant_id"],
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "graph_endpoint": info["graph_endpoint"],
+        "authority_host": info["authority_host"],
+        "ca_path": info["ca_path"],
+    }
+
+
+def ansible_env(tmp_path, extra=None):
+    """Environment for ansible-playbook: this repo's collection, the venv's Python, loopback-only."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, ".collections"),
+            "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_DIR,
+            "ANSIBLE_CALLBACKS_ENABLED": "result_log",
+            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            "RESULT_LOG_PATH": str(tmp_path / "results.jsonl"),
+            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+        }
+    )
+    env.pop("ANSIBLE_CONFIG", None)
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(params=["in_process", "module"])
+def execution_path(request):
+    """Runs a test once through the action plugin and once through the module process."""
+    return request.param
+
+
+@pytest.fixture
+def run_playbook(tmp_path, request):
+    """run_playbook(tasks, info=None, tenant=0, check=False, diff=False, verbosity=0, env=None, play=None,
+    inventory=None, extra_args=()) -> PlaybookRun.
+
+    ``tasks`` is a list of task dicts (wrapped in a localhost play with module_defaults from ``info``), or a
+    full playbook (list of plays) when ``play`` is False. Honors the ``execution_path`` fixture when the test
+    uses it.
+    """
+    force_module = "execution_path" in request.fixturenames and request.getfixturevalue("execution_path") == "module"
+    counter = {"n": 0}
+
+    def run(
+        tasks,
+        info=None,
+        tenant=0,
+        check=False,
+        diff=False,
+        verbosity=0,
+        env=None,
+        play=True,
+        inventory=None,
+        extra_args=(),
+        timeout=300,
+    ):
+        counter["n"] += 1
+        workdir = tmp_path / f"run{counter['n']}"
+        workdir.mkdir()
+        if play:
+            play_dict = {"name": "test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}
+            if info is not None:
+                play_dict["module_defaults"] = {"group/msgraph.intune.graph": connection_options(info, tenant)}
+            playbook = [play_dict]
+        else:
+            playbook = tasks
+        (workdir / "playbook.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
+        if inventory is None:
+            inventory = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+        (workdir / "inventory").write_text(inventory)
+        extra_env = {"RESULT_LOG_PATH": str(workdir / "results.jsonl")}
+        if force_module:
+            extra_env["MSGRAPH_INTUNE_FORCE_MODULE"] = "1"
+        extra_env.update(env or {})
+        command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", str(workdir / "inventory"), "playbook.yml"]
+        if check:
+            command.append("--check")
+        if diff:
+            command.append("--diff")
+        if verbosity:
+            command.append("-" + "v" * verbosity)
+        command.extend(extra_args)
+        completed = subprocess.run(
+            command,
+            cwd=workdir,
+            env=ansible_env(workdir, extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        results_path = workdir / "results.jsonl"
+        results = []
+        if results_path.exists():
+            results = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
+        return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, results, workdir)
+
+    return run
