@@ -89,6 +89,7 @@ class GraphClient:
         url = self._url(path)
         client_request_id = str(uuid.uuid4())
         refreshed = False
+        retried = False  # across token refreshes: a 404 after any retried DELETE means it was done
         while True:
             headers = {
                 "Authorization": f"Bearer {self.auth.token()}",
@@ -101,13 +102,14 @@ class GraphClient:
             if not hasattr(result, "status_code"):
                 return result  # recover() found the object that a lost POST created
             response = result
+            retried = retried or "Retry-Attempt" in response.request.headers
             if response.status_code == 401 and not refreshed and _error_code(response) == "InvalidAuthenticationToken":
                 if not self.auth.can_refresh:
                     raise _graph_error(response, method, url, error_class=GraphAuthError)
                 self.auth.refresh()
                 refreshed = True
                 continue
-            if response.status_code == 404 and ok_if_gone_after_retry and "Retry-Attempt" in response.request.headers:
+            if response.status_code == 404 and ok_if_gone_after_retry and retried:
                 return None  # an earlier attempt deleted it
             if response.status_code >= 400:
                 raise _graph_error(response, method, url, GraphAuthError if response.status_code == 401 else GraphError)

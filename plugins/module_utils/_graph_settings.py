@@ -137,7 +137,8 @@ def resolve_settings(params, environ=None):
     graph_endpoint = _origin(value("graph_endpoint") or cloud.graph_endpoint, "graph_endpoint")
     authority_host = _origin(value("authority_host") or cloud.authority_host, "authority_host")
 
-    verify = bool(params.get("validate_certs", True))
+    # An empty `validate_certs:` arrives as None: that must mean the default (verify), never False.
+    verify = params.get("validate_certs") is not False
     ca_path = params.get("ca_path")
     if verify and ca_path:
         if not os.path.isfile(ca_path):
@@ -198,9 +199,12 @@ def _resolve_cloud(option, env_value):
 def _origin(url, option):
     """Scheme, host and optional port; no path (so no API version and no tenant)."""
     parts = urlsplit(url.strip())
+    if parts.username or parts.password:
+        # Not echoed: the user part could hold a password.
+        raise GraphOptionError(f"{option} must not contain a user name or password")
     if parts.scheme != "https" or not parts.hostname:
         raise GraphOptionError(f"{option} must be an https URL such as https://graph.microsoft.com, got {url!r}")
-    if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+    if parts.path.strip("/") or parts.query or parts.fragment:
         raise GraphOptionError(
             f"{option} takes only scheme, host and port (no path, version, tenant or query), got {url!r}"
         )

@@ -121,7 +121,11 @@ class Transport:
                     method=method,
                     path=url_path(url),
                 ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # dropped in the middle of the body
+            ) as exc:
                 failure = exc
 
             if response is not None and response.status_code not in THROTTLE_STATUSES:

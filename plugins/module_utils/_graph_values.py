@@ -19,6 +19,7 @@ _DATETIME_PATTERN = re.compile(
     r"(?:\.(?P<fraction>\d+))?\s*(?P<offset>Z|z|[+-]\d{2}:?\d{2})?$"
 )
 TICKS_PER_SECOND = 10**7
+MAX_TICKS = 3155378975999999999  # 9999-12-31T23:59:59.9999999Z, the last instant Graph can hold
 _EPOCH = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -28,7 +29,7 @@ def validate_id(value, option="id"):
         raise GraphOptionError(f"{option} must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
         raise GraphOptionError(f"{option} is {len(value)} characters long; at most {MAX_ID_LENGTH} are allowed")
-    if value in (".", "..") or not _ID_PATTERN.match(value):
+    if value in (".", "..") or not _ID_PATTERN.fullmatch(value):
         raise GraphOptionError(
             f"{option} {value!r} is not a valid Graph object id: use only letters, digits, '-', '_' and '.'"
         )
@@ -67,7 +68,10 @@ def datetime_ticks(value, option):
     seconds = int((local.replace(tzinfo=datetime.timezone.utc) - _EPOCH).total_seconds()) - offset_minutes * 60
     if seconds < 0:
         raise GraphOptionError(f"{option}: {value!r} lies before 0001-01-01T00:00:00Z")
-    return seconds * TICKS_PER_SECOND + int(fraction.ljust(7, "0"))
+    ticks = seconds * TICKS_PER_SECOND + int(fraction.ljust(7, "0"))
+    if ticks > MAX_TICKS:
+        raise GraphOptionError(f"{option}: {value!r} lies after 9999-12-31T23:59:59.9999999Z")
+    return ticks
 
 
 def _offset_minutes(text, option, value):

@@ -1,0 +1,383 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Token providers: lazy msal import, msal's arguments and results, certificate loading, federated tokens."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import sys
+
+import pytest
+from ansible_collections.msgraph.intune.plugins.module_utils import _graph_auth, _graph_client
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import (
+    AccessTokenAuth,
+    ClientCertificateAuth,
+    ClientSecretAuth,
+    ManagedIdentityAuth,
+    WorkloadIdentityAuth,
+    build_token_provider,
+)
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import MsalHttpClient, Transport
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+TENANT = "11111111-1111-4111-8111-111111111111"
+CLIENT = "22222222-2222-4222-8222-222222222222"
+# The directory holding ansible_collections/, wherever the collection was imported from.
+COLLECTIONS_ROOT = _graph_client.__file__.split(os.sep + "ansible_collections" + os.sep, 1)[0]
+
+
+def run_python(code):
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS_ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+class TestLazyMsal:
+    def test_access_token_never_imports_msal(self):
+        code = (
+            "import sys\n"
+            "from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import build_graph_client\n"
+            "client = build_graph_client({'auth_method': 'access_token', 'access_token': 'tok'}, environ={})\n"
+            "assert client.auth.token() == 'tok'\n"
+            "assert 'msal' not in sys.modules, 'msal was imported'\n"
+        )
+        result = run_python(code)
+        assert result.returncode == 0, result.stderr
+
+    def test_the_check_sees_msal_when_it_is_imported(self):
+        """The same check in a subprocess does notice msal: the test above can fail."""
+        code = (
+            "import sys\n"
+            "from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import _import_msal\n"
+            "_import_msal()\n"
+            "assert 'msal' not in sys.modules, 'msal was imported'\n"
+        )
+        result = run_python(code)
+        assert result.returncode == 1
+        assert "msal was imported" in result.stderr
+
+    def test_missing_msal_is_an_option_error(self, monkeypatch):
+        monkeypatch.setitem(sys.modules, "msal", None)  # makes `import msal` raise ImportError
+        with pytest.raises(GraphOptionError, match=r"needs the Python library msal .*only auth_method=access_token"):
+            _graph_auth._import_msal()
+
+
+@pytest.fixture
+def transport(fake_session):
+    return Transport(session=fake_session())
+
+
+def secret_settings(**extra):
+    params = {"tenant_id": TENANT, "client_id": CLIENT, "client_secret": "s3cret"}
+    params.update(extra)
+    return resolve_settings(params, environ={})
+
+
+class TestAccessToken:
+    def test_token_and_no_refresh(self, transport):
+        provider = AccessTokenAuth(resolve_settings({"access_token": "tok-abc"}, environ={}), transport)
+        assert provider.can_refresh is False
+        assert provider.token() == "tok-abc"
+        with pytest.raises(GraphAuthError, match="cannot be refreshed"):
+            provider.refresh()
+
+    @pytest.mark.parametrize(
+        "auth_method, provider_class",
+        [
+            ("access_token", AccessTokenAuth),
+            ("client_secret", ClientSecretAuth),
+            ("managed_identity", ManagedIdentityAuth),
+        ],
+    )
+    def test_build_token_provider(self, transport, auth_method, provider_class):
+        settings = resolve_settings(
+            {
+                "auth_method": auth_method,
+                "access_token": "t",
+                "tenant_id": TENANT,
+                "client_id": CLIENT,
+                "client_secret": "s",
+            },
+            environ={},
+        )
+        provider = build_token_provider(settings, transport)
+        assert isinstance(provider, provider_class)
+        assert provider.transport is transport
+
+
+class FakeMsal:
+    """Just enough of the msal module to see what the providers give it and to script its answers."""
+
+    def __init__(self, results):
+        self.results = list(results)
+        self.apps = []
+        self.events = []
+        outer = self
+
+        class ConfidentialClientApplication:
+            def __init__(self, client_id, **kwargs):
+                if "bad" in kwargs["authority"]:
+                    raise ValueError("Unable to get authority configuration for bad\nsecond line")
+                self.client_id = client_id
+                self.kwargs = kwargs
+                outer.apps.append(self)
+
+            def acquire_token_for_client(self, scopes):
+                outer.events.append(("acquire", tuple(scopes)))
+                return outer.results.pop(0)
+
+            def remove_tokens_for_client(self):
+                outer.events.append(("remove_tokens",))
+
+        class SystemAssignedManagedIdentity:
+            kind = "system"
+
+        class UserAssignedManagedIdentity:
+            kind = "user"
+
+            def __init__(self, client_id):
+                self.client_id = client_id
+
+        class ManagedIdentityClient:
+            def __init__(self, identity, http_client, http_cache):
+                self.identity = identity
+                self.http_client = http_client
+                outer.apps.append(self)
+
+            def acquire_token_for_client(self, resource):
+                outer.events.append(("acquire_mi", resource))
+                return outer.results.pop(0)
+
+        self.ConfidentialClientApplication = ConfidentialClientApplication
+        self.SystemAssignedManagedIdentity = SystemAssignedManagedIdentity
+        self.UserAssignedManagedIdentity = UserAssignedManagedIdentity
+        self.ManagedIdentityClient = ManagedIdentityClient
+
+
+def use_fake_msal(monkeypatch, *results):
+    fake = FakeMsal(results)
+    monkeypatch.setattr(_graph_auth, "_import_msal", lambda: fake)
+    return fake
+
+
+ENTRA_ERROR = {
+    "error": "invalid_client",
+    "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: t-1\r\nCorrelation ID: c-1",
+    "correlation_id": "c-1",
+}
+
+
+class TestClientSecret:
+    def test_msal_arguments(self, monkeypatch, transport):
+        fake = use_fake_msal(monkeypatch, {"access_token": "tok-1"})
+        settings = secret_settings(cloud="usgov")
+        provider = ClientSecretAuth(settings, transport)
+        assert provider.token() == "tok-1"
+        app = fake.apps[0]
+        assert app.client_id == CLIENT
+        assert app.kwargs["client_credential"] == "s3cret"
+        assert app.kwargs["authority"] == f"https://login.microsoftonline.us/{TENANT}"
+        assert app.kwargs["instance_discovery"] is True
+        assert isinstance(app.kwargs["http_client"], MsalHttpClient)
+        assert app.kwargs["http_client"].transport is transport
+        assert fake.events == [("acquire", ("https://graph.microsoft.us/.default",))]
+
+    def test_non_microsoft_authority_switches_instance_discovery_off(self, monkeypatch, transport):
+        fake = use_fake_msal(monkeypatch, {"access_token": "tok-1"})
+        ClientSecretAuth(secret_settings(authority_host="https://127.0.0.1:8443"), transport).token()
+        assert fake.apps[0].kwargs["instance_discovery"] is False
+        assert fake.apps[0].kwargs["authority"] == f"https://127.0.0.1:8443/{TENANT}"
+
+    def test_token_cached_and_refresh_forces_a_new_one(self, monkeypatch, transport):
+        fake = use_fake_msal(monkeypatch, {"access_token": "tok-1"}, {"access_token": "tok-2"})
+        provider = ClientSecretAuth(secret_settings(), transport)
+        assert provider.token() == "tok-1"
+        assert provider.token() == "tok-1"
+        assert provider.refresh() == "tok-2"
+        assert provider.token() == "tok-2"
+        scope = ("https://graph.microsoft.com/.default",)
+        assert fake.events == [("acquire", scope), ("remove_tokens",), ("acquire", scope)]
+        assert len(fake.apps) == 1
+
+    def test_entra_error_first_line_only(self, monkeypatch, transport):
+        use_fake_msal(monkeypatch, dict(ENTRA_ERROR))
+        with pytest.raises(GraphAuthError) as info:
+            ClientSecretAuth(secret_settings(), transport).token()
+        error = info.value
+        assert str(error) == (
+            f"token request failed for tenant {TENANT}, client {CLIENT}: invalid_client: "
+            "AADSTS7000215: Invalid client secret provided."
+        )
+        assert (error.code, error.graph_message, error.request_id) == (
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided.",
+            "c-1",
+        )
+        assert "s3cret" not in str(error)
+
+    @pytest.mark.parametrize("result", [None, {}, {"error": "x"}])
+    def test_empty_results(self, monkeypatch, transport, result):
+        use_fake_msal(monkeypatch, result)
+        with pytest.raises(GraphAuthError, match=r"token request failed for tenant .*: (no_token|x)$"):
+            ClientSecretAuth(secret_settings(), transport).token()
+
+    def test_invalid_authority(self, monkeypatch, transport):
+        use_fake_msal(monkeypatch)
+        provider = ClientSecretAuth(secret_settings(authority_host="https://bad.example.test"), transport)
+        with pytest.raises(GraphAuthError) as info:
+            provider.token()
+        assert str(info.value) == (
+            f"cannot use authority https://bad.example.test/{TENANT}: Unable to get authority configuration for bad"
+        )
+
+
+class TestManagedIdentity:
+    def test_system_assigned(self, monkeypatch, transport):
+        fake = use_fake_msal(monkeypatch, {"access_token": "mi-1"}, {"access_token": "mi-2"})
+        provider = ManagedIdentityAuth(
+            resolve_settings({"auth_method": "managed_identity", "cloud": "china"}, {}), transport
+        )
+        assert provider.token() == "mi-1"
+        assert provider.refresh() == "mi-2"
+        assert fake.events == [("acquire_mi", "https://microsoftgraph.chinacloudapi.cn")] * 2
+        # A new client for the refresh, so that msal's cache cannot answer it.
+        assert len(fake.apps) == 2
+        assert fake.apps[0].identity.kind == "system"
+        assert fake.apps[0].http_client.transport is transport
+
+    def test_user_assigned(self, monkeypatch, transport):
+        fake = use_fake_msal(monkeypatch, {"access_token": "mi-1"})
+        settings = resolve_settings({"auth_method": "managed_identity", "managed_identity_client_id": CLIENT}, {})
+        ManagedIdentityAuth(settings, transport).token()
+        assert (fake.apps[0].identity.kind, fake.apps[0].identity.client_id) == ("user", CLIENT)
+
+    def test_error_names_the_identity(self, monkeypatch, transport):
+        monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+        monkeypatch.delenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", raising=False)
+        use_fake_msal(monkeypatch, {"error": "invalid_request", "error_description": "Identity not found"})
+        settings = resolve_settings({"auth_method": "managed_identity", "managed_identity_client_id": CLIENT}, {})
+        with pytest.raises(GraphAuthError) as info:
+            ManagedIdentityAuth(settings, transport).token()
+        assert str(info.value) == (
+            f"managed identity token request failed for managed identity {CLIENT} via IMDS: "
+            "invalid_request: Identity not found"
+        )
+
+
+class TestWorkloadIdentity:
+    def test_assertion_read_again_for_every_token_request(self, tmp_path, transport):
+        token_file = tmp_path / "azure-identity-token"
+        token_file.write_text("first-jwt\n")
+        settings = resolve_settings(
+            {"auth_method": "workload_identity", "tenant_id": TENANT, "client_id": CLIENT},
+            environ={"AZURE_FEDERATED_TOKEN_FILE": str(token_file)},
+        )
+        credential = WorkloadIdentityAuth(settings, transport)._credential()
+        assert credential["client_assertion"]() == "first-jwt"
+        token_file.write_text("rotated-jwt\n")  # the kubelet rotates the file
+        assert credential["client_assertion"]() == "rotated-jwt"
+
+    def test_describe(self, tmp_path, transport):
+        token_file = tmp_path / "token"
+        token_file.write_text("jwt")
+        settings = resolve_settings(
+            {"auth_method": "workload_identity", "tenant_id": TENANT, "client_id": CLIENT},
+            environ={"AZURE_FEDERATED_TOKEN_FILE": str(token_file)},
+        )
+        assert WorkloadIdentityAuth(settings, transport).describe() == (
+            f"tenant {TENANT}, client {CLIENT} (workload identity)"
+        )
+
+
+@pytest.fixture(scope="module")
+def key_and_certificate():
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "msgraph-intune-unit")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def certificate_settings(path, password=None):
+    params = {"tenant_id": TENANT, "client_id": CLIENT, "client_certificate_path": str(path)}
+    if password:
+        params["client_certificate_password"] = password
+    return resolve_settings(params, environ={})
+
+
+class TestClientCertificate:
+    def expected_credential(self, key, certificate):
+        return {
+            "private_key": key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode("ascii"),
+            "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        }
+
+    def test_pem_with_key_and_certificate(self, tmp_path, transport, key_and_certificate):
+        key, certificate = key_and_certificate
+        pem = tmp_path / "client.pem"
+        pem.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+            )
+            + certificate.public_bytes(serialization.Encoding.PEM)
+        )
+        provider = ClientCertificateAuth(certificate_settings(pem), transport)
+        assert provider._credential() == self.expected_credential(key, certificate)
+
+    def test_encrypted_pem(self, tmp_path, transport, key_and_certificate):
+        key, certificate = key_and_certificate
+        pem = tmp_path / "client.pem"
+        encryption = serialization.BestAvailableEncryption(b"pem-pass")
+        pem.write_bytes(
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+            + certificate.public_bytes(serialization.Encoding.PEM)
+        )
+        provider = ClientCertificateAuth(certificate_settings(pem, "pem-pass"), transport)
+        assert provider._credential() == self.expected_credential(key, certificate)
+
+    def test_pfx(self, tmp_path, transport, key_and_certificate):
+        key, certificate = key_and_certificate
+        pfx = tmp_path / "client.pfx"
+        encryption = serialization.BestAvailableEncryption(b"pfx-pass")
+        pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"client", key, certificate, None, encryption))
+        provider = ClientCertificateAuth(certificate_settings(pfx, "pfx-pass"), transport)
+        assert provider._credential() == self.expected_credential(key, certificate)
+
+    def test_wrong_password_fails_without_showing_it(self, tmp_path, transport, key_and_certificate):
+        key, certificate = key_and_certificate
+        pfx = tmp_path / "client.pfx"
+        encryption = serialization.BestAvailableEncryption(b"pfx-pass")
+        pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"client", key, certificate, None, encryption))
+        provider = ClientCertificateAuth(certificate_settings(pfx, "wrong-password-123"), transport)
+        with pytest.raises(GraphOptionError) as info:
+            provider._credential()
+        assert str(info.value).startswith(f"client_certificate_path {str(pfx)!r} could not be read")
+        assert "wrong-password-123" not in str(info.value)
+
+    def test_pfx_without_certificate(self, tmp_path, transport, key_and_certificate):
+        key, _certificate = key_and_certificate
+        pfx = tmp_path / "key-only.pfx"
+        pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"k", key, None, None, serialization.NoEncryption()))
+        provider = ClientCertificateAuth(certificate_settings(pfx), transport)
+        with pytest.raises(GraphOptionError, match="must hold both a private key and a certificate"):
+            provider._credential()
