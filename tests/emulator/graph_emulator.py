@@ -14,7 +14,19 @@ Served surfaces (all on one origin):
   credentials with a secret, a certificate-signed assertion or a federated workload identity token).
 * ``/msi/token`` (App Service style) and ``/metadata/identity/oauth2/token`` (IMDS style): managed identity.
 * ``/{v1.0|beta}/deviceManagement/deviceManagementPartners``: the Graph resource.
-* ``/_emulator/...``: the control API used by tests (log, state, seed, faults, mutations, config, ...).
+* ``/_emulator/...``: the control API used by tests (JSON in and out, no auth, never logged or faulted):
+
+  - ``GET|DELETE log``: ``{"requests": [{seq, time, method, path, query, kind, tenant, status, fault, body,
+    client_request_id}]}``; ``kind`` is graph|token|managed_identity|discovery, ``status`` is null for a dropped
+    connection, ``body`` is the JSON body of Graph writes or ``{grant_type, client_id, scope}`` for token requests.
+  - ``GET state``, ``POST reset``, ``POST seed`` ``{tenant_id: [partners]}`` (returns every tenant's credentials),
+    ``GET|POST config`` ``{page_size, patch_status, token_lifetime}``.
+  - ``GET|POST|DELETE faults`` (``DELETE faults/{id}`` removes one): ``{method, path (regex, re.search on the path),
+    kind: status|latency|drop_before|drop_after, status, retry_after, latency, times, probability, seed}``.
+  - ``GET|POST|DELETE mutations``: ``{method, path, tenant, id, set, times}``; ``set`` is applied once the matched
+    request's response has been computed, so that response still shows the old state.
+  - ``POST expire-tokens``, ``POST federated-token`` ``{tenant_id, client_id}``, ``GET stats`` (request counts by
+    kind/method/status, faults fired, tokens issued, TLS connections accepted), ``GET info``.
 
 Only the standard library and ``cryptography`` are used on purpose: the emulator must not share code paths with
 the HTTP clients under test.
@@ -1298,6 +1310,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _prepare_log_body(self, ctx):
         """Log fields a handler would have filled in, for requests that a fault stops before the handler runs."""
+        if ctx.kind == "token":
+            self._token_form(ctx)
         if ctx.kind != "graph":
             return
         if ctx.tenant is None:
@@ -1566,28 +1580,8 @@ class Handler(BaseHTTPRequestHandler):
                 900561,
                 f"The endpoint only accepts POST requests. Received a {ctx.method} request.",
             )
-        form = {}
-        for name, value in parse_query(ctx.body.decode("utf-8", "replace")):
-            form.setdefault(name, value)
-        client_id = form.get("client_id")
-        client_secret = form.get("client_secret")
-        basic_scheme, _space, basic_value = ctx.headers.get("authorization", "").partition(" ")
-        if basic_scheme.lower() == "basic" and basic_value.strip():
-            try:
-                user, _colon, password = base64.b64decode(basic_value.strip()).decode("utf-8").partition(":")
-            except (ValueError, UnicodeDecodeError):
-                return self._entra_error(ctx, 401, "invalid_client", 7000215, "Invalid client secret provided.")
-            client_id, client_secret = unquote_plus(user), unquote_plus(password)
+        form, client_id, client_secret = self._token_form(ctx)
         assertion = form.get("client_assertion")
-        if not client_id and assertion:
-            try:
-                subject = split_jwt(assertion)[1].get("sub")
-            except (ValueError, TypeError):
-                subject = None
-            client_id = subject if isinstance(subject, str) else None
-        # Only these three fields are ever logged: never a secret or an assertion.
-        ctx.log_body = {"grant_type": form.get("grant_type"), "client_id": client_id, "scope": form.get("scope")}
-
         tenant = app.tenant(ctx.tenant)
         if tenant is None:
             return self._unknown_tenant(ctx, "invalid_request")
@@ -1683,6 +1677,34 @@ class Handler(BaseHTTPRequestHandler):
         )
         body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
         return Response(200, body, {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}, ENTRA_JSON)
+
+    @staticmethod
+    def _token_form(ctx):
+        """(form fields, client id, client secret) of a token request; HTTP Basic client auth wins over the form.
+
+        Also sets the request's log body to the three fields that may be logged: never a secret or an assertion.
+        """
+        form = {}
+        for name, value in parse_query(ctx.body.decode("utf-8", "replace")):
+            form.setdefault(name, value)
+        client_id = form.get("client_id")
+        client_secret = form.get("client_secret")
+        basic_scheme, _space, basic_value = ctx.headers.get("authorization", "").partition(" ")
+        if basic_scheme.lower() == "basic" and basic_value.strip():
+            try:
+                user, _colon, password = base64.b64decode(basic_value.strip()).decode("utf-8").partition(":")
+                client_id, client_secret = unquote_plus(user), unquote_plus(password)
+            except ValueError:  # undecodable Basic credentials count as no credentials
+                client_id = client_secret = None
+        assertion = form.get("client_assertion")
+        if not client_id and assertion:
+            try:
+                subject = split_jwt(assertion)[1].get("sub")
+            except (ValueError, TypeError):
+                subject = None
+            client_id = subject if isinstance(subject, str) else None
+        ctx.log_body = {"grant_type": form.get("grant_type"), "client_id": client_id, "scope": form.get("scope")}
+        return form, client_id, client_secret
 
     def _check_assertion(self, tenant, assertion_type, assertion):
         """Validate a client assertion; returns a problem description, or None when it is acceptable."""

@@ -835,6 +835,7 @@ def test_token_endpoint_fault_uses_entra_shape(emulator):
     assert "Trace ID:" in body["error_description"]
     entry = emulator.control.log()[-1]
     assert (entry["kind"], entry["status"], entry["fault"]) == ("token", 503, "status")
+    assert entry["body"] == {"grant_type": "client_credentials", "client_id": tenant["client_id"], "scope": GRAPH_SCOPE}
     assert tenant["client_secret"] not in json.dumps(entry)
 
 
