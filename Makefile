@@ -23,11 +23,11 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
-	@echo "make lint      ruff check, ruff format --check, ansible-lint (production profile)"
+	@echo "make lint      ruff check, ruff format --check, ansible-lint (production profile), modules' EXAMPLES"
 	@echo "make sanity    ansible-test sanity --venv with the newest ansible-core (.venv-latest)"
 	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies)"
 	@echo "make test      venv + $(TEST_STAGES), with timings"
-	@echo "make demo      start the Graph emulator, print its endpoint, stop it"
+	@echo "make demo      examples/demo.yml against the Graph emulator: check + diff, apply, apply again (changed=0)"
 	@echo "make clean     remove venvs, caches and test output"
 
 venv: $(VENV_STAMP) $(COLLECTION_LINK)
@@ -53,6 +53,7 @@ lint: venv
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
 	echo "ruff format --check ."; $(VENV)/bin/ruff format --check . || status=1; \
 	echo "ansible-lint"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/ansible-lint || status=1; \
+	echo "lint_examples"; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/lint_examples.py || status=1; \
 	exit $$status
 
 sanity: venv

@@ -189,6 +189,11 @@ class ControlError(Exception):
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _same_name_ignoring_case(name, wanted):
+    """Graph compares strings in $filter case-insensitively, so clients must check exact matches themselves."""
+    return name is not None and name.casefold() == wanted.casefold()
+
+
 def utc_now():
     return dt.datetime.now(dt.timezone.utc)
 
@@ -1401,7 +1406,7 @@ class Handler(BaseHTTPRequestHandler):
             matching = [
                 (seq, partner)
                 for seq, partner in app.data.get(key, {}).values()
-                if wanted_name is None or partner["displayName"] == wanted_name
+                if wanted_name is None or _same_name_ignoring_case(partner["displayName"], wanted_name)
             ]
             remaining = [(seq, partner) for seq, partner in matching if seq > last_seq]
             page = remaining[:page_size] if page_size > 0 else []
