@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime
 import email.utils
 import random
+import ssl
 import time
 import traceback
+from urllib.parse import urlsplit
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
     GraphConnectionError,
@@ -116,8 +118,9 @@ class Transport:
                 )
             except requests.exceptions.SSLError as exc:
                 raise GraphConnectionError(
-                    f"TLS verification failed for {describe}: {_short(exc)}. Set ca_path to the CA that signed the server's "
-                    "certificate, or validate_certs=false to skip verification",
+                    f"TLS verification failed for {describe} at {urlsplit(url).netloc}: "
+                    f"{_tls_reason(exc)}. Set ca_path to the CA that signed the server's certificate, or "
+                    "validate_certs=false to skip verification",
                     method=method,
                     path=url_path(url),
                 ) from None
@@ -190,6 +193,23 @@ def url_path(url):
     without_scheme = url.split("://", 1)[-1].split("?", 1)[0]
     slash = without_scheme.find("/")
     return without_scheme[slash:] if slash >= 0 else "/"
+
+
+def _tls_reason(exc):
+    """The certificate problem itself (e.g. "unable to get local issuer certificate"), found in the wrapped errors."""
+    pending = [exc]
+    seen = set()
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
+            return f"certificate verify failed: {error.verify_message}"
+        nested = [getattr(error, "reason", None), error.__cause__, error.__context__]
+        nested.extend(arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException))
+        pending.extend(item for item in nested if isinstance(item, BaseException))
+    return _short(exc)
 
 
 def _short(exc):

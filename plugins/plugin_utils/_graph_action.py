@@ -87,8 +87,10 @@ class GraphActionBase(ActionBase):
 def _cached_client(params):
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
 
+    # The whole environment is part of the key: msal reads managed identity settings (IDENTITY_*, MSI_*,
+    # AZURE_POD_IDENTITY_AUTHORITY_HOST, ...) from it, and a loop item may change them with `environment:`.
     key = tuple(sorted((name, str(params.get(name))) for name in GRAPH_ARGUMENT_SPEC))
-    key += tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith(("AZURE_", "MSGRAPH_"))))
+    key += tuple(sorted(os.environ.items()))
     if key not in _CLIENTS:
         _CLIENTS[key] = build_graph_client(params)
     return _CLIENTS[key]

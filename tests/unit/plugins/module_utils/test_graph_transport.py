@@ -289,7 +289,9 @@ class TestTlsAndTimeout:
         assert len(session.calls) == 1
         assert fake_time.sleeps == []
         message = str(info.value)
-        assert message.startswith(f"TLS verification failed for GET {PATH}: certificate verify failed")
+        assert message.startswith(
+            f"TLS verification failed for GET {PATH} at 127.0.0.1:8443: certificate verify failed"
+        )
         assert "ca_path" in message
         assert "validate_certs=false" in message
         assert (info.value.method, info.value.path) == ("GET", PATH)
