@@ -19,7 +19,7 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-.PHONY: help venv venv-latest lint sanity pytest test demo clean
+.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
@@ -28,6 +28,7 @@ help:
 	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies)"
 	@echo "make test      venv + $(TEST_STAGES), with timings"
 	@echo "make demo      examples/demo.yml against the Graph emulator: check + diff, apply, apply again (changed=0)"
+	@echo "make import-time  module start-up import time with and without msal"
 	@echo "make clean     remove venvs, caches and test output"
 
 venv: $(VENV_STAMP) $(COLLECTION_LINK)
@@ -81,6 +82,9 @@ test:
 
 demo: venv
 	tools/demo.sh
+
+import-time: venv
+	tools/import_time.sh
 
 clean:
 	rm -rf $(VENV) .venv-latest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
