@@ -21,6 +21,23 @@ import yaml
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.dirname(sys.executable)
 CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+# Variables through which credentials or an identity endpoint could reach a module from the test's own environment.
+SCRUBBED_PREFIXES = ("AZURE_", "MSGRAPH_", "IDENTITY_", "MSI_")
+SCRUBBED_NAMES = ("IMDS_ENDPOINT",)
+KEPT_NAMES = ("MSGRAPH_INTUNE_FORCE_MODULE",)
+CLOSED_PROXY = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """No Azure/identity variables from the test's own environment; proxies that fail at once off loopback."""
+    for name in list(os.environ):
+        if (name.startswith(SCRUBBED_PREFIXES) or name in SCRUBBED_NAMES) and name not in KEPT_NAMES:
+            monkeypatch.delenv(name)
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, CLOSED_PROXY)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
 
 
 class PlaybookRun:

@@ -18,33 +18,14 @@ meant for a real Microsoft host or for 169.254.169.254 fails at once instead of 
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import sys
 import time
-
-import pytest
 
 MODULE = "msgraph.intune.device_management_partner"
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
 PARTNERS_PATH = "/v1.0/deviceManagement/deviceManagementPartners"
 TOKEN_KINDS = ("token", "managed_identity")
 # Variables through which credentials or an identity endpoint could reach a module from the test's own environment.
-SCRUBBED_PREFIXES = ("AZURE_", "MSGRAPH_", "IDENTITY_", "MSI_")
-SCRUBBED_NAMES = ("IMDS_ENDPOINT",)
-KEPT_NAMES = ("MSGRAPH_INTUNE_FORCE_MODULE",)
-CLOSED_PROXY = "http://127.0.0.1:9"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    """No Azure/identity variables from the test's own environment; proxies that fail at once off loopback."""
-    for name in list(os.environ):
-        if (name.startswith(SCRUBBED_PREFIXES) or name in SCRUBBED_NAMES) and name not in KEPT_NAMES:
-            monkeypatch.delenv(name)
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(name, CLOSED_PROXY)
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
 
 
 # --------------------------------------------------------------------------------------------------------------------

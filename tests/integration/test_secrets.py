@@ -27,22 +27,6 @@ INFO_MODULE = "msgraph.intune.device_management_partner_info"
 # fetched themselves, whose values the test never sees, are found too.
 ISSUED_TOKEN_PATTERN = r"emu[A-Za-z0-9_-]{64}"
 PRIVATE_KEY_PATTERN = r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
-SCRUBBED_PREFIXES = ("AZURE_", "MSGRAPH_", "IDENTITY_", "MSI_")
-SCRUBBED_NAMES = ("IMDS_ENDPOINT",)
-KEPT_NAMES = ("MSGRAPH_INTUNE_FORCE_MODULE",)
-CLOSED_PROXY = "http://127.0.0.1:9"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    """No Azure/identity variables from the test's own environment; proxies that fail at once off loopback."""
-    for name in list(os.environ):
-        if (name.startswith(SCRUBBED_PREFIXES) or name in SCRUBBED_NAMES) and name not in KEPT_NAMES:
-            monkeypatch.delenv(name)
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(name, CLOSED_PROXY)
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
 
 
 def planted(kind):
