@@ -10,7 +10,7 @@ DEV_REQUIREMENTS := tests/requirements-dev.txt
 COLLECTION_LINK := .collections/ansible_collections/msgraph/intune
 PYTEST_ARGS ?= -n 2
 # Stages of `make test`, in order; add new sub-targets here.
-TEST_STAGES ?= lint sanity pytest
+TEST_STAGES ?= lint sanity pytest docs-lint matrix-extra
 
 # pytest runs with proxies on a closed loopback port: a request that escapes the emulator (to a Microsoft host,
 # or to 169.254.169.254) fails at once instead of leaving the machine. Only the pytest recipe gets these;
@@ -19,7 +19,7 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time
+.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint matrix matrix-extra bench bench-scale
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
@@ -28,6 +28,10 @@ help:
 	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies)"
 	@echo "make test      venv + $(TEST_STAGES), with timings"
 	@echo "make demo      examples/demo.yml against the Graph emulator: check + diff, apply, apply again (changed=0)"
+	@echo "make docs-lint antsibull-docs lint-collection-docs --plugin-docs, antsibull-changelog lint"
+	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv (2.19) and .venv-latest (newest)"
+	@echo "make bench     msgraph.intune vs ansible.builtin.uri vs the request floor on the emulator (BENCH_ARGS=...)"
+	@echo "make bench-scale  100 tenants as hosts, forks 10: wall time, CPU and memory per worker"
 	@echo "make import-time  module start-up import time with and without msal"
 	@echo "make clean     remove venvs, caches and test output"
 
@@ -85,6 +89,24 @@ demo: venv
 
 import-time: venv
 	tools/import_time.sh
+
+docs-lint: venv
+	tools/docs_lint.sh
+
+# All four legs: {sanity, tests} x {.venv, .venv-latest}, with a wall time per leg.
+matrix: venv
+	tools/matrix.sh
+
+# The legs that make test's sanity (newest core) and pytest (.venv) stages do not already run.
+matrix-extra: venv
+	tools/matrix.sh sanity:base tests:latest
+
+BENCH_ARGS ?=
+bench: venv
+	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/run_bench.py $(BENCH_ARGS)
+
+bench-scale: venv
+	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/run_bench.py --scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-latest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output

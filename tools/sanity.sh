@@ -18,7 +18,8 @@ for ignore_file in tests/sanity/ignore-*.txt; do
 done
 shopt -u nullglob
 
-venv="$(tools/venv-latest.sh)"
+# SANITY_VENV runs sanity with another venv's ansible-core (tools/matrix.sh uses .venv for ansible-core 2.19).
+venv="${SANITY_VENV:-$(tools/venv-latest.sh)}"
 python_version="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 core_version="$("$venv/bin/python" -c 'import ansible.release; print(ansible.release.__version__)')"
 echo "[sanity] using $venv: Python $python_version ($("$venv/bin/python" -c 'import sys; print(sys.executable)')), ansible-core $core_version"

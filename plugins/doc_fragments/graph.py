@@ -125,8 +125,8 @@ notes:
     C(client_request_id), which Microsoft support asks for.
   - Secrets (O(client_secret), O(client_certificate_password), O(access_token) and their environment variables)
     never appear in results or logs. Pass them as variables (vault, AWX credentials), not as literals in the
-    playbook: on a failed task Ansible prints the task's source lines, and at C(-vvv) it prints the values that
-    the C(environment) keyword sets.
+    playbook, because Ansible prints a failed task's source lines, and at C(-vvv) the values that the
+    C(environment) keyword sets.
 seealso:
   - name: Microsoft Graph national cloud deployments
     description: Graph endpoints of the national clouds.

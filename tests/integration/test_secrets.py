@@ -169,9 +169,11 @@ def test_no_secret_in_output_results_or_files_at_vvvv(emulator, run_playbook, ex
     sources["texts"]["emulator output"] = emulator.read_log()
     patterns = {"issued access token": ISSUED_TOKEN_PATTERN, "private key": PRIVATE_KEY_PATTERN}
     assert_no_secrets(secrets, patterns=patterns, **sources)
-    # Masked in the echoed arguments rather than dropped: the scan above had something to look at.
-    module_args = run.result("secret")["invocation"]["module_args"]
-    assert module_args["client_secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", "client_secret is not masked"
+    # Where the echoed arguments reach the callback (ansible-core 2.21 leaves them out for module processes), the
+    # secret is masked there rather than dropped: the scan above had something to look at.
+    invocation = run.result("secret").get("invocation")
+    if invocation is not None:
+        assert invocation["module_args"]["client_secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", "not masked"
 
     # Positive control in the very same scan set: a secret planted in a file of the run, inside base64 of a larger
     # value (HTTP Basic credentials), and in the stdout text form-encoded, is found.
