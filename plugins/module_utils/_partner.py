@@ -70,6 +70,7 @@ PROPERTIES = (
         "datetime",
     ),
 )
+PROPERTY_BY_OPTION = {prop.option: prop for prop in PROPERTIES}
 # Returned as Graph gives it, never compared or written: the update API does not document it.
 UNMANAGED_RETURNED = (("groups_requiring_partner_enrollment", "groupsRequiringPartnerEnrollment"),)
 # Set by the service; an export leaves them out so that it can be applied back unchanged.
@@ -205,12 +206,13 @@ def ensure_partner(client, params, check_mode=False):
         desired.pop("partner_state", None)
     before = to_partner(current)
     changes = {
-        option: value for option, value in desired.items() if not _property(option).same(value, before.get(option))
+        option: value
+        for option, value in desired.items()
+        if not PROPERTY_BY_OPTION[option].same(value, before.get(option))
     }
     after = dict(before)
     if changes:
-        body = {_property(option).graph: _property(option).to_graph(value) for option, value in changes.items()}
-        returned = None if check_mode else client.update(_item_path(before["id"]), body)
+        returned = None if check_mode else client.update(_item_path(before["id"]), _graph_body(changes))
         # A 200 carries the object; after a 204 it is what Graph held plus what we wrote.
         after = to_partner(returned) if returned else dict(before, **_graph_values(changes))
     changed_properties = [prop.option for prop in PROPERTIES if prop.option in changes]
@@ -222,25 +224,23 @@ def ensure_partner(client, params, check_mode=False):
     return _result(before, after, changed_properties)
 
 
-def _property(option):
-    return next(prop for prop in PROPERTIES if prop.option == option)
-
-
 def _graph_values(options):
-    return {option: _property(option).to_graph(value) for option, value in options.items()}
+    """Option values as Graph renders them, keyed by option name."""
+    return {option: PROPERTY_BY_OPTION[option].to_graph(value) for option, value in options.items()}
+
+
+def _graph_body(options):
+    """A request body: Graph names and Graph renderings."""
+    return {PROPERTY_BY_OPTION[option].graph: value for option, value in _graph_values(options).items()}
 
 
 def _create(client, desired, check_mode):
-    body = {_property(option).graph: _property(option).to_graph(value) for option, value in desired.items()}
     if check_mode:
-        after = {"id": None}
-        after.update({prop.option: None for prop in PROPERTIES})
-        after.update(_graph_values(desired))
-        for option, _graph in UNMANAGED_RETURNED:
-            after[option] = None
+        # Honest about what cannot be known: the id and the properties the task leaves to the server stay None.
+        after = dict(to_partner({}), **_graph_values(desired))
     else:
         name = desired["display_name"]
-        created = client.create(COLLECTION, body, recover=lambda: find_one_by_name(client, name))
+        created = client.create(COLLECTION, _graph_body(desired), recover=lambda: find_one_by_name(client, name))
         after = to_partner(created) if created else to_partner(find_one_by_name(client, name))
     changed_properties = [prop.option for prop in PROPERTIES if prop.option in desired]
     return _result(None, after, changed_properties)
