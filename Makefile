@@ -19,7 +19,7 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint matrix matrix-extra bench bench-scale
+.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint matrix matrix-extra bench bench-scale test-reliability
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
@@ -28,6 +28,7 @@ help:
 	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies)"
 	@echo "make test      venv + $(TEST_STAGES), with timings"
 	@echo "make demo      examples/demo.yml against the Graph emulator: check + diff, apply, apply again (changed=0)"
+	@echo "make test-reliability  faults, throttling, bad input and secret scans through ansible-playbook (~3 min)"
 	@echo "make docs-lint antsibull-docs lint-collection-docs --plugin-docs, antsibull-changelog lint"
 	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv (2.19) and .venv-latest (newest)"
 	@echo "make bench     msgraph.intune vs ansible.builtin.uri vs the request floor on the emulator (BENCH_ARGS=...)"
@@ -67,7 +68,7 @@ sanity: venv
 # The output is also kept in .tmp/pytest.log, so that `make test` can end on pytest's summary line.
 pytest: venv
 	@mkdir -p .tmp
-	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) 2>&1 | tee .tmp/pytest.log
+	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/reliability 2>&1 | tee .tmp/pytest.log
 
 # Times every stage. A failed venv stops at once; later stages all run even after a failure (one run shows
 # every problem), and the target fails if any did. On success it ends on pytest's own summary line, since CI
@@ -100,6 +101,14 @@ matrix: venv
 # The legs that make test's sanity (newest core) and pytest (.venv) stages do not already run.
 matrix-extra: venv
 	tools/matrix.sh sanity:base tests:latest
+
+# The reliability and security suite (tests/reliability/): throttling storms, random faults, lost answers,
+# concurrent edits, token expiry, bad and odd input, TLS, all at -vvvv with secret scans. Ends with its
+# "reliability summary" (also written to .tmp/reliability-summary.json) and fails when a must-be-0 figure is not 0.
+test-reliability: venv
+	@mkdir -p .tmp
+	$(LOOPBACK_ONLY_ENV) RELIABILITY_SUMMARY_FILE=.tmp/reliability-summary.json \
+		$(VENV)/bin/pytest tests/reliability -n 2
 
 BENCH_ARGS ?=
 bench: venv

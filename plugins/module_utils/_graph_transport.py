@@ -161,11 +161,24 @@ class Transport:
             if exhausted_reason is None:
                 self.policy.sleep(wait)
                 waited += wait
+                if ambiguous:
+                    # A request that timed out may still be running on the server: look again before re-sending,
+                    # and never re-send one that timed out, since it may yet create the object.
+                    found = recover()
+                    if found is not None:
+                        return found
+                    if isinstance(failure, requests.exceptions.ReadTimeout):
+                        raise GraphConnectionError(
+                            f"{describe} got no answer within {self.timeout:g}s and the object had not appeared "
+                            f"{wait:.1f}s later; it was not sent again, so that it cannot be created twice. Run the "
+                            "task again: it finds the object if the server created it late",
+                            method=method,
+                            path=url_path(url),
+                            client_request_id=headers.get("client-request-id"),
+                        )
                 continue
 
             if response is not None:
-                if ambiguous:
-                    return response  # the caller turns it into a Graph error with its request ids
                 hint = f", Retry-After {retry_after}" if retry_after else ""
                 raise GraphThrottledError(
                     f"{describe} was throttled (HTTP {response.status_code}{hint}) {exhausted_reason}",

@@ -17,6 +17,7 @@ import os
 
 from ansible.module_utils.basic import remove_values
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
@@ -53,7 +54,11 @@ class GraphActionBase(ActionBase):
         validation = validator.validate(self._task.args)
         no_log_values = set(validation._no_log_values)
         if validation.error_messages:
-            result.update(failed=True, msg=validation.error_messages[0])
+            message = validation.error_messages[0]
+            if isinstance(validation.errors[0], UnsupportedError):
+                # The module process says the same through AnsibleModule; without it the message reads "colour. ..."
+                message = f"Unsupported parameters for ({self.MODULE}) module: {message}"
+            result.update(failed=True, msg=message)
             return remove_values(result, no_log_values)
         params = validation.validated_parameters
 

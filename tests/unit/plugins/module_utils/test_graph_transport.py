@@ -327,9 +327,10 @@ class TestPostRules:
     @pytest.mark.parametrize("status", [504, 503])
     def test_ambiguous_status_not_resent(self, make_transport, fake_time, status):
         transport, session = make_transport(status, (201, {"id": "p1"}))
-        response = transport.send("POST", URL, idempotent=False)
-        # Returned (not raised) so that the client reports it with Graph's request ids.
-        assert response.status_code == status
+        with pytest.raises(GraphThrottledError) as info:
+            transport.send("POST", URL, idempotent=False)
+        assert info.value.status == status
+        assert "cannot be retried safely" in str(info.value)
         assert len(session.calls) == 1
         assert fake_time.sleeps == []
 
@@ -366,12 +367,8 @@ class TestPostRules:
         assert recover_calls == [1]
         assert fake_time.sleeps == []
 
-    @pytest.mark.parametrize(
-        "failure",
-        [504, connection_error, read_timeout],
-        ids=["504", "connection-dropped", "read-timeout"],
-    )
-    def test_recover_finding_nothing_retries_the_post(self, make_transport, fake_time, failure):
+    @pytest.mark.parametrize("failure", [504, connection_error], ids=["504", "connection-dropped"])
+    def test_recover_finding_nothing_twice_retries_the_post(self, make_transport, fake_time, failure):
         recover_calls = []
 
         def recover():
@@ -382,13 +379,35 @@ class TestPostRules:
         assert response.status_code == 201
         assert [call.method for call in session.calls] == ["POST", "POST"]
         assert session.calls[1].headers["Retry-Attempt"] == "1"
-        assert recover_calls == [1]
+        # Looked up right after the failure and again after the wait, just before the new POST.
+        assert recover_calls == [1, 1]
         assert fake_time.sleeps == [0.75]
 
-    def test_recover_exhausted_returns_last_ambiguous_response(self, make_transport):
+    def test_object_appearing_during_the_wait_stops_the_post(self, make_transport, fake_time):
+        lookups = iter([None, {"id": "late"}])
+        transport, session = make_transport(read_timeout(), (201, {"id": "dup"}))
+        assert transport.send("POST", URL, idempotent=False, recover=lambda: next(lookups)) == {"id": "late"}
+        assert [call.method for call in session.calls] == ["POST"]
+        assert fake_time.sleeps == [0.75]
+
+    def test_post_that_timed_out_is_never_resent(self, make_transport, fake_time):
+        """The server may still be creating the object: a new POST could create it twice."""
+        recover_calls = []
+
+        def recover():
+            recover_calls.append(1)
+
+        transport, session = make_transport(read_timeout(), (201, {"id": "dup"}))
+        with pytest.raises(GraphConnectionError, match="not sent again"):
+            transport.send("POST", URL, idempotent=False, recover=recover)
+        assert [call.method for call in session.calls] == ["POST"]
+        assert recover_calls == [1, 1]
+        assert fake_time.sleeps == [0.75]
+
+    def test_recover_exhausted_is_throttled(self, make_transport):
         transport, session = make_transport(504, 504, max_retries=1)
-        response = transport.send("POST", URL, idempotent=False, recover=lambda: None)
-        assert response.status_code == 504
+        with pytest.raises(GraphThrottledError, match=r"HTTP 504\) after 2 attempts"):
+            transport.send("POST", URL, idempotent=False, recover=lambda: None)
         assert len(session.calls) == 2
 
     def test_idempotent_post_is_retried_after_504(self, make_transport):

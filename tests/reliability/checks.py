@@ -1,0 +1,202 @@
+"""Oracles of the reliability suite: what the emulator's request log and state must show after a run.
+
+Property names and value rules are written out here, and date normalisation comes from the emulator (an
+independent implementation), never from plugins/: a wrong rule in the plugin cannot agree with itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from tests.emulator.graph_emulator import format_ticks, parse_datetime
+
+MODULE = "msgraph.intune.device_management_partner"
+INFO_MODULE = "msgraph.intune.device_management_partner_info"
+COLLECTION_PATH = "/deviceManagement/deviceManagementPartners"
+WRITE_METHODS = ("POST", "PATCH", "DELETE")
+
+OPTION_TO_GRAPH = {
+    "display_name": "displayName",
+    "partner_state": "partnerState",
+    "partner_app_type": "partnerAppType",
+    "single_tenant_app_id": "singleTenantAppId",
+    "is_configured": "isConfigured",
+    "last_heartbeat_date_time": "lastHeartbeatDateTime",
+    "when_partner_devices_will_be_removed_date_time": "whenPartnerDevicesWillBeRemovedDateTime",
+    "when_partner_devices_will_be_marked_as_non_compliant_date_time": (
+        "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime"
+    ),
+}
+# What Graph gives a partner created without that property (the documented create defaults).
+CREATE_DEFAULTS = {
+    "displayName": None,
+    "partnerState": "unknown",
+    "partnerAppType": "unknown",
+    "singleTenantAppId": None,
+    "isConfigured": False,
+    "lastHeartbeatDateTime": "0001-01-01T00:00:00Z",
+    "whenPartnerDevicesWillBeRemovedDateTime": None,
+    "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": None,
+    "groupsRequiringPartnerEnrollment": [],
+}
+# Bearer tokens the emulator issues ("emu" + 64 URL-safe characters), for leak scans of tokens no test knows.
+ACCESS_TOKEN_PATTERN = r"(?<![A-Za-z0-9_-])emu[A-Za-z0-9_-]{64}(?![A-Za-z0-9_-])"
+MUST_BE_ZERO = (
+    "unclean_failures",
+    "lost_or_foreign_writes",
+    "duplicate_creates",
+    "budget_violations",
+    "retry_after_violations",
+    "secret_leaks",
+)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Values and partners
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def graph_value(option, value):
+    """The value as Graph stores and returns it: instants in UTC with exactly 7 fractional digits."""
+    if value is not None and option.endswith("_date_time"):
+        return format_ticks(parse_datetime(value))
+    return value
+
+
+def graph_properties(options):
+    """{Graph name: Graph value} for module options (keys that are not partner properties are ignored)."""
+    return {
+        OPTION_TO_GRAPH[name]: graph_value(name, value) for name, value in options.items() if name in OPTION_TO_GRAPH
+    }
+
+
+def comparable(partner):
+    """A partner without the keys that say nothing about its data."""
+    if partner is None:
+        return None
+    return {key: value for key, value in partner.items() if key != "@odata.type"}
+
+
+def emulator_secrets(info):
+    """{label: value} of every secret the emulator handed out (all tenants, certificate password and key)."""
+    found = {f"client secret of tenant {tenant['tenant_id']}": tenant["client_secret"] for tenant in info["tenants"]}
+    found["client certificate password"] = info["client_certificate_password"]
+    found["managed identity header"] = info["managed_identity_header"]
+    with open(info["client_certificate_pem_path"], encoding="ascii") as handle:
+        pem = handle.read()
+    key_body = pem.split("PRIVATE KEY-----", 1)[1].split("-----END", 1)[0].split()
+    found["client certificate private key"] = max(key_body, key=len)  # one full base64 line of the key
+    return found
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Results of a looped task
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def item_outcomes(run, task_name, key="key"):
+    """{item[key]: (status, result)} of a looped task; status "ok" or "failed"."""
+    outcomes = {}
+    for entry in run.results_of(task_name):
+        result = entry["result"]
+        if "item" not in result:
+            continue  # the task's overall result, after its items
+        status = {"item_ok": "ok", "item_failed": "failed"}.get(entry["status"], entry["status"])
+        outcomes[result["item"][key]] = (status, result)
+    return outcomes
+
+
+def is_clean_failure(result):
+    """A failure the module reported itself (message, no traceback), not a crash."""
+    message = result.get("msg") or ""
+    # ansible-core 2.19 fills in "exception": "(traceback unavailable)" for failures that carry none.
+    crashed = (
+        "Traceback" in str(result.get("exception") or "")
+        or "module_stderr" in result
+        or message.startswith(("MODULE FAILURE", "Unexpected failure"))
+        or "Traceback" in message
+    )
+    return bool(message) and not crashed
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The request log
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def graph_writes(log):
+    return [entry for entry in log if entry["kind"] == "graph" and entry["method"] in WRITE_METHODS]
+
+
+def partner_id_of(entry):
+    """The partner id in a Graph item path (…/deviceManagementPartners/{id}[/action]), else None."""
+    path = entry["path"]
+    marker = COLLECTION_PATH + "/"
+    if marker not in path:
+        return None
+    return path.split(marker, 1)[1].split("/", 1)[0]
+
+
+def filter_name(entry):
+    """The display name of a `$filter=displayName eq '...'` list request, else None."""
+    text = (entry.get("query") or {}).get("$filter")
+    prefix = "displayName eq '"
+    if not isinstance(text, str) or not text.startswith(prefix) or not text.endswith("'"):
+        return None
+    return text[len(prefix) : -1].replace("''", "'")
+
+
+def attempt_groups(log, kinds=("graph", "token")):
+    """{client-request-id: [entries, oldest first]}: the attempts of each logical request.
+
+    The client keeps one client-request-id across the retries of a request (msal does the same for a token
+    request), so each group is one logical request.
+    """
+    groups = defaultdict(list)
+    for entry in sorted(log, key=lambda item: item["seq"]):
+        if entry["kind"] in kinds:
+            groups[entry["client_request_id"]].append(entry)
+    return dict(groups)
+
+
+def budget_violations(groups, max_attempts):
+    """Groups with more attempts than allowed: ``max_attempts(entries)`` (max_retries + 1), plus one re-send after
+    a 401 (the token refresh)."""
+    violations = []
+    for request_id, entries in groups.items():
+        allowed = max_attempts(entries) + (1 if any(entry["status"] == 401 for entry in entries) else 0)
+        if len(entries) > allowed:
+            violations.append((request_id, entries[0]["method"], entries[0]["path"], len(entries), allowed))
+    return violations
+
+
+def retry_after_violations(groups, retry_after):
+    """Retries sent sooner after a throttled answer than its Retry-After said (``retry_after(entry)``: seconds or
+    None). Log times are when each request arrived, so the measured gap includes the throttled answer's own time."""
+    violations = []
+    for request_id, entries in groups.items():
+        for earlier, later in zip(entries, entries[1:]):
+            wanted = retry_after(earlier)
+            gap = later["time"] - earlier["time"]
+            if wanted is not None and gap < wanted:
+                violations.append((request_id, earlier["method"], earlier["path"], earlier["status"], gap, wanted))
+    return violations
+
+
+def wait_until_settled(control, deadline=15.0):
+    """Wait until every request held back by a latency fault has finished.
+
+    The client gives up on such a request at its timeout, but the emulator still answers (and applies) it
+    afterwards; the final state may only be read once it has. A latency fault counts as fired when it starts and
+    the request is logged when it ends, so the two numbers meet when nothing is held back any more.
+    """
+    end = time.monotonic() + deadline
+    while True:
+        fired = sum(fault["fired"] for fault in control.faults() if fault["kind"] == "latency")
+        logged = sum(1 for entry in control.log() if entry["fault"] == "latency")
+        if logged >= fired:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"{fired - logged} delayed request(s) still running after {deadline}s")
+        time.sleep(0.05)  # polling a condition; the deadline bounds it
