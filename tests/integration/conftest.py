@@ -21,6 +21,21 @@ import yaml
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.dirname(sys.executable)
 CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+COLLECTION_PATH = "/deviceManagement/deviceManagementPartners"
+# Option name -> Graph property name, written out here (not imported from plugins/) so that a wrong mapping in the
+# plugin cannot agree with itself.
+OPTION_TO_GRAPH = {
+    "display_name": "displayName",
+    "partner_state": "partnerState",
+    "partner_app_type": "partnerAppType",
+    "single_tenant_app_id": "singleTenantAppId",
+    "is_configured": "isConfigured",
+    "last_heartbeat_date_time": "lastHeartbeatDateTime",
+    "when_partner_devices_will_be_removed_date_time": "whenPartnerDevicesWillBeRemovedDateTime",
+    "when_partner_devices_will_be_marked_as_non_compliant_date_time": (
+        "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime"
+    ),
+}
 # Variables through which credentials or an identity endpoint could reach a module from the test's own environment.
 SCRUBBED_PREFIXES = ("AZURE_", "MSGRAPH_", "IDENTITY_", "MSI_")
 SCRUBBED_NAMES = ("IMDS_ENDPOINT",)
@@ -143,31 +158,40 @@ def run_playbook(tmp_path, request):
         if inventory is None:
             inventory = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
         (workdir / "inventory").write_text(inventory)
-        extra_env = {"RESULT_LOG_PATH": str(workdir / "results.jsonl")}
-        if force_module:
-            extra_env["MSGRAPH_INTUNE_FORCE_MODULE"] = "1"
-        extra_env.update(env or {})
-        command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", str(workdir / "inventory"), "playbook.yml"]
+        options = []
         if check:
-            command.append("--check")
+            options.append("--check")
         if diff:
-            command.append("--diff")
+            options.append("--diff")
         if verbosity:
-            command.append("-" + "v" * verbosity)
-        command.extend(extra_args)
-        completed = subprocess.run(
-            command,
-            cwd=workdir,
-            env=ansible_env(workdir, extra_env),
-            capture_output=True,
-            text=True,
+            options.append("-" + "v" * verbosity)
+        return ansible_playbook(
+            workdir,
+            "playbook.yml",
+            workdir / "inventory",
+            [*options, *extra_args],
+            env={"MSGRAPH_INTUNE_FORCE_MODULE": "1"} if force_module else {},
+            extra_env=env,
             timeout=timeout,
-            check=False,
         )
-        results_path = workdir / "results.jsonl"
-        results = []
-        if results_path.exists():
-            results = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
-        return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, results, workdir)
 
     return run
+
+
+def ansible_playbook(workdir, playbook, inventory, args=(), env=None, extra_env=None, timeout=300):
+    """Run ansible-playbook in `workdir` with ansible_env() and return a PlaybookRun with the callback's results."""
+    results_path = workdir / "results.jsonl"
+    environment = {"RESULT_LOG_PATH": str(results_path), **(env or {}), **(extra_env or {})}
+    completed = subprocess.run(
+        [os.path.join(VENV_BIN, "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
+        cwd=workdir,
+        env=ansible_env(workdir, environment),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    results = []
+    if results_path.exists():
+        results = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
+    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, results, workdir)

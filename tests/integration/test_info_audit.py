@@ -10,7 +10,7 @@ import sys
 
 import yaml
 
-from tests.integration.conftest import REPO_ROOT, VENV_BIN, PlaybookRun, ansible_env
+from tests.integration.conftest import REPO_ROOT, VENV_BIN, ansible_env, ansible_playbook
 from tests.integration.secret_scan import assert_no_secrets, playbook_sources
 
 EXAMPLES = os.path.join(REPO_ROOT, "examples")
@@ -70,27 +70,11 @@ def write_inventory(directory, info, desired, hosts=TENANT_HOSTS, secrets=None, 
 def run_example(workdir, playbook, inventory, execution_path="in_process", extra_vars=None, forks=3, extra_args=()):
     """ansible-playbook on an example playbook; returns a PlaybookRun (results from the result_log callback)."""
     workdir.mkdir()
-    results_path = workdir / "results.jsonl"
-    extra_env = {"RESULT_LOG_PATH": str(results_path)}
-    if execution_path == "module":
-        extra_env["MSGRAPH_INTUNE_FORCE_MODULE"] = "1"
-    command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", str(inventory), "--forks", str(forks), playbook]
+    args = ["--forks", str(forks)]
     if extra_vars:
-        command += ["-e", json.dumps(extra_vars)]
-    command.extend(extra_args)
-    completed = subprocess.run(
-        command,
-        cwd=workdir,
-        env=ansible_env(workdir, extra_env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    results = []
-    if results_path.exists():
-        results = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, results, workdir)
+        args += ["-e", json.dumps(extra_vars)]
+    env = {"MSGRAPH_INTUNE_FORCE_MODULE": "1"} if execution_path == "module" else {}
+    return ansible_playbook(workdir, playbook, inventory, [*args, *extra_args], env=env)
 
 
 def item_results(run, task_name):

@@ -13,24 +13,9 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import VENV_BIN, ansible_env, connection_options
+from tests.integration.conftest import COLLECTION_PATH, OPTION_TO_GRAPH, VENV_BIN, ansible_env, connection_options
 
 MODULE = "msgraph.intune.device_management_partner"
-COLLECTION_PATH = "/deviceManagement/deviceManagementPartners"
-# Option name -> Graph property name, written out here (not imported from plugins/) so that a wrong mapping in the
-# plugin cannot agree with itself.
-OPTION_TO_GRAPH = {
-    "display_name": "displayName",
-    "partner_state": "partnerState",
-    "partner_app_type": "partnerAppType",
-    "single_tenant_app_id": "singleTenantAppId",
-    "is_configured": "isConfigured",
-    "last_heartbeat_date_time": "lastHeartbeatDateTime",
-    "when_partner_devices_will_be_removed_date_time": "whenPartnerDevicesWillBeRemovedDateTime",
-    "when_partner_devices_will_be_marked_as_non_compliant_date_time": (
-        "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime"
-    ),
-}
 
 
 # --------------------------------------------------------------------------------------------------------------------

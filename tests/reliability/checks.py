@@ -10,24 +10,12 @@ import time
 from collections import defaultdict
 
 from tests.emulator.graph_emulator import format_ticks, parse_datetime
+from tests.integration.conftest import COLLECTION_PATH, OPTION_TO_GRAPH
 
 MODULE = "msgraph.intune.device_management_partner"
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
-COLLECTION_PATH = "/deviceManagement/deviceManagementPartners"
 WRITE_METHODS = ("POST", "PATCH", "DELETE")
 
-OPTION_TO_GRAPH = {
-    "display_name": "displayName",
-    "partner_state": "partnerState",
-    "partner_app_type": "partnerAppType",
-    "single_tenant_app_id": "singleTenantAppId",
-    "is_configured": "isConfigured",
-    "last_heartbeat_date_time": "lastHeartbeatDateTime",
-    "when_partner_devices_will_be_removed_date_time": "whenPartnerDevicesWillBeRemovedDateTime",
-    "when_partner_devices_will_be_marked_as_non_compliant_date_time": (
-        "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime"
-    ),
-}
 # What Graph gives a partner created without that property (the documented create defaults).
 CREATE_DEFAULTS = {
     "displayName": None,
