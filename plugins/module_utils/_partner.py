@@ -250,7 +250,12 @@ def _ensure_absent(client, current, check_mode):
     if current is None:
         return _result(None, None, [])
     if not check_mode:
-        client.delete(_item_path(current["id"]))
+        try:
+            client.delete(_item_path(current["id"]))
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+            # Deleted by someone else since our read: the partner is absent, as asked.
     return _result(to_partner(current), None, [], changed=True)
 
 

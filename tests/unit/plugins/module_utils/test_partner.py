@@ -586,3 +586,25 @@ class TestListPartners:
         with pytest.raises(GraphOptionError):
             list_partners(client, {"id": "../deviceManagement", "display_name": None})
         assert client.calls == []
+
+
+def test_absent_when_someone_else_deleted_it_between_read_and_delete():
+    class GoneOnDelete(FakeClient):
+        def delete(self, path):
+            self.calls.append(("delete", path, None))
+            raise GraphError("gone", status=404, code="ResourceNotFound")
+
+    client = GoneOnDelete({"id": "p1", "displayName": "Contoso"})
+    result = ensure_partner(client, {"id": "p1", "state": "absent"})
+    assert result["changed"] is True
+    assert result["partner"] is None
+    assert [call[0] for call in client.calls if call[0] == "delete"] == ["delete"]
+
+
+def test_absent_reports_other_delete_failures():
+    class ForbiddenDelete(FakeClient):
+        def delete(self, path):
+            raise GraphError("forbidden", status=403, code="Forbidden")
+
+    with pytest.raises(GraphError, match="forbidden"):
+        ensure_partner(ForbiddenDelete({"id": "p1", "displayName": "Contoso"}), {"id": "p1", "state": "absent"})
