@@ -48,6 +48,8 @@ class GraphClient:
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return items
+            if next_link.startswith("/"):
+                next_link = self.settings.graph_endpoint + next_link  # a path on the same host
             if not next_link.startswith(self.settings.graph_endpoint + "/"):
                 raise GraphError(
                     "refusing to follow @odata.nextLink to {!r}: it is not on the Graph endpoint {}".format(

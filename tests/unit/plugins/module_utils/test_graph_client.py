@@ -358,6 +358,12 @@ class TestPaging:
         assert [call.kwargs["params"] for call in session.calls] == [{"$filter": "displayName eq 'x'"}, None, None]
         assert [call.headers["Authorization"] for call in session.calls] == ["Bearer tok-1"] * 3
 
+    def test_relative_next_link_stays_on_the_graph_endpoint(self, make_client):
+        """OData allows a nextLink relative to the service; it is resolved against the Graph endpoint only."""
+        client, session = make_client(page([{"id": "a"}], f"/v1.0/{COLLECTION}?$skiptoken=two"), page([{"id": "b"}]))
+        assert [item["id"] for item in client.list(COLLECTION)] == ["a", "b"]
+        assert [call.url for call in session.calls] == [COLLECTION_URL, f"{COLLECTION_URL}?$skiptoken=two"]
+
     def test_empty_collection(self, make_client):
         client, session = make_client((200, {"value": []}))
         assert client.list(COLLECTION) == []
@@ -375,7 +381,6 @@ class TestPaging:
             f"{GRAPH}0/v1.0/{COLLECTION}?$skiptoken=x",
             f"http://127.0.0.1:8443/v1.0/{COLLECTION}?$skiptoken=x",
             f"https://user@127.0.0.1:8443/v1.0/{COLLECTION}",
-            f"/v1.0/{COLLECTION}?$skiptoken=x",
         ],
     )
     def test_next_link_to_another_origin_refused(self, make_client, next_link):
