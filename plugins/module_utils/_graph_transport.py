@@ -133,14 +133,12 @@ class Transport:
 
             if response is not None and response.status_code not in THROTTLE_STATUSES:
                 return response
-            if response is not None and not idempotent and not _server_did_not_process(response):
-                ambiguous = True
-            else:
-                ambiguous = (
-                    failure is not None
-                    and not idempotent
-                    and not isinstance(failure, requests.exceptions.ConnectTimeout)
-                )
+            # Did a create perhaps happen? Not after 429 or 503 with Retry-After, nor if we never connected.
+            ambiguous = not idempotent and (
+                not _server_did_not_process(response)
+                if response is not None
+                else not isinstance(failure, requests.exceptions.ConnectTimeout)
+            )
             if ambiguous and recover is not None:
                 found = recover()
                 if found is not None:
@@ -203,9 +201,7 @@ def _server_did_not_process(response):
 
 def url_path(url):
     """The path of a URL, without origin and query: what messages show."""
-    without_scheme = url.split("://", 1)[-1].split("?", 1)[0]
-    slash = without_scheme.find("/")
-    return without_scheme[slash:] if slash >= 0 else "/"
+    return urlsplit(url).path or "/"
 
 
 def _tls_reason(exc):

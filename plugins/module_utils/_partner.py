@@ -89,7 +89,7 @@ def partner_argument_spec():
 
 
 def info_argument_spec():
-    return {"id": {"type": "str"}, "display_name": {"type": "str", "aliases": ["displayName"]}}
+    return {"id": {"type": "str"}, "display_name": PROPERTY_BY_OPTION["display_name"].argument_spec()}
 
 
 def to_partner(graph_object):
@@ -136,13 +136,13 @@ def validate_params(params):
 
 
 def get_by_id(client, partner_id, missing_ok):
+    if missing_ok:
+        return client.get_or_none(_item_path(partner_id))
     try:
         return client.get(_item_path(partner_id))
     except GraphError as exc:
         if exc.status != 404:
             raise
-        if missing_ok:
-            return None
         raise exc.with_message(
             f"no device management partner has id {partner_id} (HTTP 404 {exc.code}, request-id: {exc.request_id}, client-request-id: {exc.client_request_id})"
         ) from None

@@ -23,6 +23,7 @@ from ansible.plugins.action import ActionBase
 
 try:
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import build_graph_client
+    from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import REQUESTS_IMPORT_ERROR
 except ImportError:  # a controller without the collection's requirements still runs the module
     REQUESTS_IMPORT_ERROR = "import failed"
@@ -90,8 +91,6 @@ class GraphActionBase(ActionBase):
 
 
 def _cached_client(params):
-    from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
-
     # The whole environment is part of the key: msal reads managed identity settings (IDENTITY_*, MSI_*,
     # AZURE_POD_IDENTITY_AUTHORITY_HOST, ...) from it, and a loop item may change them with `environment:`.
     key = tuple(sorted((name, str(params.get(name))) for name in GRAPH_ARGUMENT_SPEC))

@@ -83,6 +83,14 @@ class FakeClient:
             raise self._not_found(path)
         return copy.deepcopy(self.partners[partner_id])
 
+    def get_or_none(self, path, params=None):
+        try:
+            return self.get(path, params)
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def list(self, path, params=None):
         self.calls.append(("list", path, params))
         assert path == COLLECTION
