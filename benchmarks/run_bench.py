@@ -479,7 +479,7 @@ def measure_direct(emulator, data, latency):
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import build_graph_client
 
     # pylint: disable-next=import-outside-toplevel
-    from ansible_collections.msgraph.intune.plugins.module_utils._partner import PARTNER_TASK
+    from ansible_collections.msgraph.intune.plugins.modules.device_management_partner import TASK as PARTNER_TASK
 
     item = data[0]
     prepare_emulator(emulator, [item], latency)
@@ -554,6 +554,7 @@ def measure_imports():
         "import ansible.plugins.action\n"
         "t0 = time.perf_counter()\n"
         "import ansible_collections.msgraph.intune.plugins.action.device_management_partner\n"
+        "import ansible_collections.msgraph.intune.plugins.modules.device_management_partner\n"
         "t1 = time.perf_counter()\n"
         "import msal\n"
         "t2 = time.perf_counter()\n"

@@ -17,7 +17,8 @@ description:
     V(2027-01-01T00:00:00.0000000Z).
   - Options not given in the task are neither compared nor written.
   - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All) (for check mode,
-    C(DeviceManagementServiceConfig.Read.All) is enough).
+    C(DeviceManagementServiceConfig.Read.All) is enough), and C(Group.Read.All) when a target names a group by
+    O(groups_requiring_partner_enrollment[].group_display_name).
 author:
   - msgraph.intune contributors (@msgraph-ansible)
 options:
@@ -75,6 +76,50 @@ options:
       - An ISO 8601 date and time, as for O(last_heartbeat_date_time).
     type: str
     aliases: [whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime]
+  groups_requiring_partner_enrollment:
+    description:
+      - The groups whose devices must enroll through the partner (C(groupsRequiringPartnerEnrollment)), as a list of
+        assignment targets.
+      - Compared as a set, so their order and the fields that Graph adds to a target do not matter. When the set
+        differs, the whole list is written, because Graph replaces the collection. V([]) removes every target. When
+        the option is not given, the targets are neither compared nor written.
+      - A target listed twice is an error, also when a group is given once by id and once by name.
+      - Group names are looked up in the tenant on every run, exactly and case-sensitively, which needs the
+        application permission C(Group.Read.All) as well. Group ids need no extra permission. A name that matches no
+        group, or several groups, is an error raised before anything is written, in check mode too.
+      - Returned and exported in the same shape, sorted by type and id.
+    type: list
+    elements: dict
+    aliases: [groupsRequiringPartnerEnrollment]
+    suboptions:
+      type:
+        description:
+          - The kind of target.
+          - V(group) and V(exclusion_group) (C(#microsoft.graph.groupAssignmentTarget),
+            C(#microsoft.graph.exclusionGroupAssignmentTarget)) take exactly one of
+            O(groups_requiring_partner_enrollment[].group_id) and
+            O(groups_requiring_partner_enrollment[].group_display_name).
+          - V(configuration_manager_collection) (C(#microsoft.graph.configurationManagerCollectionAssignmentTarget))
+            takes O(groups_requiring_partner_enrollment[].collection_id).
+          - V(all_licensed_users) and V(all_devices) (C(#microsoft.graph.allLicensedUsersAssignmentTarget),
+            C(#microsoft.graph.allDevicesAssignmentTarget)) take no other key.
+        type: str
+        required: true
+        choices: [group, exclusion_group, all_licensed_users, all_devices, configuration_manager_collection]
+      group_id:
+        description:
+          - The object id of an Entra group, for V(group) and V(exclusion_group).
+        type: str
+      group_display_name:
+        description:
+          - The display name of an Entra group, for V(group) and V(exclusion_group), resolved to its id in the
+            tenant that the task runs against. Use it for a baseline that applies to several tenants, where the
+            same group has a different id in each.
+        type: str
+      collection_id:
+        description:
+          - The id of a Configuration Manager collection, for V(configuration_manager_collection).
+        type: str
   state:
     description:
       - V(present) creates the partner (when looked up by name) or updates the properties that differ.
@@ -146,6 +191,22 @@ EXAMPLES = r"""
     whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime: "2027-06-30T23:59:59.9999999+02:00"
   register: partner_result
 
+- name: Devices of these groups enroll through the partner (names resolve in each tenant)
+  msgraph.intune.device_management_partner:
+    display_name: Jamf Pro
+    groups_requiring_partner_enrollment:
+      - type: group
+        group_display_name: Mac fleet
+      - type: group
+        group_id: 6f1f2b0f-3b8e-4b0a-9f57-1f1e5d5e1a10
+      - type: exclusion_group
+        group_display_name: Mac lab
+
+- name: Remove every enrollment group of a partner
+  msgraph.intune.device_management_partner:
+    display_name: Jamf Pro
+    groups_requiring_partner_enrollment: []
+
 - name: Report drift without changing anything (run the play with --check)
   msgraph.intune.device_management_partner:
     display_name: Contoso MTD
@@ -177,7 +238,9 @@ partner:
     last_heartbeat_date_time: "0001-01-01T00:00:00Z"
     when_partner_devices_will_be_removed_date_time: "2027-01-01T00:00:00.0000000Z"
     when_partner_devices_will_be_marked_as_non_compliant_date_time: null
-    groups_requiring_partner_enrollment: []
+    groups_requiring_partner_enrollment:
+      - type: group
+        group_id: 6f1f2b0f-3b8e-4b0a-9f57-1f1e5d5e1a10
   contains:
     id:
       description: The partner's id.
@@ -216,10 +279,13 @@ partner:
       type: str
       returned: always
     groups_requiring_partner_enrollment:
-      description: C(groupsRequiringPartnerEnrollment) as Graph returns it. The module does not manage it.
+      description:
+        - C(groupsRequiringPartnerEnrollment), as O(groups_requiring_partner_enrollment) takes it, sorted by type and
+          id. Each target has C(type) and the id key that its type uses (C(group_id) or C(collection_id)).
+        - In check mode, the targets the task sets (names already resolved to ids).
       type: list
       elements: dict
-      returned: when Graph returns it
+      returned: always
 changed_properties:
   description:
     - Option names of the properties that differed and were written (or would be, in check mode). All given
@@ -254,12 +320,15 @@ error_code:
   type: str
 """
 
+from ansible_collections.msgraph.intune.plugins.module_utils._device_management_partner import RESOURCE
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_engine import module_task
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_module import GraphModule
-from ansible_collections.msgraph.intune.plugins.module_utils._partner import PARTNER_TASK
+
+TASK = module_task(RESOURCE)
 
 
 def main():
-    GraphModule(PARTNER_TASK).run()
+    GraphModule(TASK).run()
 
 
 if __name__ == "__main__":

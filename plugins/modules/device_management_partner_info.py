@@ -12,8 +12,10 @@ description:
   - Lists the tenant's Intune device management partners (every page), or one by O(id), or those with a given
     O(display_name).
   - Also returns RV(desired_state), the partners as options for M(msgraph.intune.device_management_partner), to
-    export a tenant's configuration as a baseline and apply it back unchanged.
-  - Needs the application permission C(DeviceManagementServiceConfig.Read.All) (or C(.ReadWrite.All)).
+    export a tenant's configuration as a baseline and apply it back unchanged, to the same tenant or, with
+    O(group_names=true), to another one.
+  - Needs the application permission C(DeviceManagementServiceConfig.Read.All) (or C(.ReadWrite.All)), and
+    C(Group.Read.All) with O(group_names=true).
 author:
   - msgraph.intune contributors (@msgraph-ansible)
 options:
@@ -28,6 +30,15 @@ options:
       - Ignored when O(id) is given.
     type: str
     aliases: [displayName]
+  group_names:
+    description:
+      - Make RV(desired_state) portable to another tenant, where the same groups have other ids.
+      - Group targets then carry C(group_display_name) in place of C(group_id) (one lookup per distinct group), and
+        the partners carry no O(id), since partner ids differ between tenants too; a partner without a display name
+        keeps its id, with a warning.
+      - A group that no longer exists keeps its id, with a warning.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group
@@ -69,6 +80,11 @@ EXAMPLES = r"""
 - name: Apply the exported baseline
   msgraph.intune.device_management_partner: "{{ item }}"
   loop: "{{ partners.desired_state }}"
+
+- name: Export for other tenants, with group names instead of group ids
+  msgraph.intune.device_management_partner_info:
+    group_names: true
+  register: portable
 """
 
 RETURN = r"""
@@ -88,12 +104,16 @@ partners:
       last_heartbeat_date_time: "0001-01-01T00:00:00Z"
       when_partner_devices_will_be_removed_date_time: null
       when_partner_devices_will_be_marked_as_non_compliant_date_time: null
-      groups_requiring_partner_enrollment: []
+      groups_requiring_partner_enrollment:
+        - type: group
+          group_id: 6f1f2b0f-3b8e-4b0a-9f57-1f1e5d5e1a10
 desired_state:
   description:
     - One dict of options for M(msgraph.intune.device_management_partner) per partner, ready to be passed as they
-      are. It holds O(id) and every managed property that is set, but not the server-managed
-      C(last_heartbeat_date_time) nor C(groups_requiring_partner_enrollment).
+      are. It holds O(msgraph.intune.device_management_partner#module:id) and every managed property that is set,
+      including O(msgraph.intune.device_management_partner#module:groups_requiring_partner_enrollment), but not the
+      server-managed C(last_heartbeat_date_time).
+    - With O(group_names=true), group targets name their groups and the partners have no id (see O(group_names)).
   returned: always
   type: list
   elements: dict
@@ -103,14 +123,20 @@ desired_state:
       partner_state: enabled
       partner_app_type: multiTenantApp
       is_configured: true
+      groups_requiring_partner_enrollment:
+        - type: group
+          group_display_name: Mac fleet
 """
 
+from ansible_collections.msgraph.intune.plugins.module_utils._device_management_partner import RESOURCE
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_engine import info_task
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_module import GraphModule
-from ansible_collections.msgraph.intune.plugins.module_utils._partner import PARTNER_INFO_TASK
+
+TASK = info_task(RESOURCE)
 
 
 def main():
-    GraphModule(PARTNER_INFO_TASK).run()
+    GraphModule(TASK).run()
 
 
 if __name__ == "__main__":

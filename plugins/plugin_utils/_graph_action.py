@@ -13,6 +13,7 @@ requests, and whenever MSGRAPH_INTUNE_FORCE_MODULE is set to a true value.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 
 from ansible.module_utils.basic import remove_values
@@ -37,28 +38,27 @@ _CLIENTS = {}
 
 
 class GraphActionBase(ActionBase):
-    """Subclasses set MODULE (the module's FQCN) and TASK (its GraphTask)."""
+    """Runs the GraphTask of the module that the task calls; each module has an action plugin of its own name
+    that is only this class (Ansible finds the in-process path by that name)."""
 
-    MODULE = None
-    TASK = None
-    _VALID_ARGS = None  # validated against TASK's argument spec instead
+    _VALID_ARGS = None  # validated against the module's argument spec instead
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
+        module = self._task.resolved_action or self._task.action
         if not self._runs_in_process():
-            result.update(
-                self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars)
-            )
+            result.update(self._execute_module(module_name=module, module_args=self._task.args, task_vars=task_vars))
             return result
 
-        validator = ArgumentSpecValidator(self.TASK.argument_spec, **self.TASK.constraints)
+        task = module_task_of(module)
+        validator = ArgumentSpecValidator(task.argument_spec, **task.constraints)
         validation = validator.validate(self._task.args)
         no_log_values = set(validation._no_log_values)
         if validation.error_messages:
             message = validation.error_messages[0]
             if isinstance(validation.errors[0], UnsupportedError):
                 # The module process says the same through AnsibleModule; without it the message reads "colour. ..."
-                message = f"Unsupported parameters for ({self.MODULE}) module: {message}"
+                message = f"Unsupported parameters for ({module}) module: {message}"
             result.update(failed=True, msg=message)
             return remove_values(result, no_log_values)
         params = validation.validated_parameters
@@ -72,7 +72,7 @@ class GraphActionBase(ActionBase):
                 no_log_values.update(client.settings.secret_values())
                 return client
 
-            outcome = self.TASK.execute(params, self._play_context.check_mode, self._play_context.diff, client_factory)
+            outcome = task.execute(params, self._play_context.check_mode, self._play_context.diff, client_factory)
 
         if validation._warnings:
             outcome.setdefault("warnings", []).extend(warning["warning"] for warning in validation._warnings)
@@ -88,6 +88,12 @@ class GraphActionBase(ActionBase):
         if self._task.delegate_to is not None or self._task.async_val:
             return False
         return self._connection._load_name in LOCAL_CONNECTIONS
+
+
+def module_task_of(module):
+    """The GraphTask that a module of this collection runs: its module file declares it as TASK."""
+    short_name = module.rsplit(".", 1)[-1]
+    return importlib.import_module(f"ansible_collections.msgraph.intune.plugins.modules.{short_name}").TASK
 
 
 def _cached_client(params):

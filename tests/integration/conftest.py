@@ -36,6 +36,20 @@ OPTION_TO_GRAPH = {
         "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime"
     ),
 }
+# Assignment target lists: option name -> Graph property name. Their values have another shape on each side.
+TARGET_LIST_TO_GRAPH = {"groups_requiring_partner_enrollment": "groupsRequiringPartnerEnrollment"}
+# Graph's @odata.type of a target -> (the module's type, Graph's id key, the module's id key).
+TARGET_TYPES = {
+    "#microsoft.graph.groupAssignmentTarget": ("group", "groupId", "group_id"),
+    "#microsoft.graph.exclusionGroupAssignmentTarget": ("exclusion_group", "groupId", "group_id"),
+    "#microsoft.graph.allLicensedUsersAssignmentTarget": ("all_licensed_users", None, None),
+    "#microsoft.graph.allDevicesAssignmentTarget": ("all_devices", None, None),
+    "#microsoft.graph.configurationManagerCollectionAssignmentTarget": (
+        "configuration_manager_collection",
+        "collectionId",
+        "collection_id",
+    ),
+}
 # Variables through which credentials or an identity endpoint could reach a module from the test's own environment.
 SCRUBBED_PREFIXES = ("AZURE_", "MSGRAPH_", "IDENTITY_", "MSI_")
 SCRUBBED_NAMES = ("IMDS_ENDPOINT",)
@@ -53,6 +67,23 @@ def clean_environment(monkeypatch):
         monkeypatch.setenv(name, CLOSED_PROXY)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1,localhost")
+
+
+def module_targets(graph_items):
+    """Graph's `[{"target": {...}}]` as the modules return it: `{type, <id key>}`, sorted by type and id."""
+    targets = []
+    for item in graph_items or []:
+        graph_target = item["target"]
+        odata_type = graph_target["@odata.type"]
+        odata_type = odata_type if odata_type.startswith("#") else "#" + odata_type
+        name, graph_key, option_key = TARGET_TYPES[odata_type]
+        target = {"type": name}
+        if graph_key:
+            target[option_key] = graph_target[graph_key]
+        targets.append(target)
+    return sorted(
+        targets, key=lambda target: (target["type"], target.get("group_id") or target.get("collection_id") or "")
+    )
 
 
 class PlaybookRun:

@@ -158,6 +158,7 @@ def test_info_lists_pages_and_filters(emulator_factory, run_playbook, execution_
             "partner_app_type": "singleTenantApp",
             "single_tenant_app_id": APP_ID,
             "is_configured": False,
+            "groups_requiring_partner_enrollment": [],
         }
     ]
 
@@ -187,7 +188,13 @@ ROUND_TRIP_SEED = [
         "whenPartnerDevicesWillBeRemovedDateTime": "2027-03-04T05:06:07.1234567Z",
         "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": "2027-06-30T23:59:59.9999999+02:00",
         "groupsRequiringPartnerEnrollment": [
-            {"groupId": "0a1b2c3d-0000-4000-8000-000000000001", "enrollmentType": "all"}
+            {"target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}},
+            {
+                "target": {
+                    "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                    "groupId": "0a1b2c3d-0000-4000-8000-000000000001",
+                }
+            },
         ],
     },
     {
@@ -211,6 +218,11 @@ ROUND_TRIP_EXPORT = [
         "is_configured": True,
         "when_partner_devices_will_be_removed_date_time": "2027-03-04T05:06:07.1234567Z",
         "when_partner_devices_will_be_marked_as_non_compliant_date_time": "2027-06-30T21:59:59.9999999Z",
+        # Exported since the module manages them: sorted by type and id, in the module's short form.
+        "groups_requiring_partner_enrollment": [
+            {"type": "all_devices"},
+            {"type": "group", "group_id": "0a1b2c3d-0000-4000-8000-000000000001"},
+        ],
     },
     {
         "id": "rt-single",
@@ -219,6 +231,7 @@ ROUND_TRIP_EXPORT = [
         "partner_app_type": "singleTenantApp",
         "single_tenant_app_id": APP_ID,
         "is_configured": False,
+        "groups_requiring_partner_enrollment": [],
     },
     {
         "id": "rt-terminated",
@@ -226,14 +239,22 @@ ROUND_TRIP_EXPORT = [
         "partner_state": "terminated",
         "partner_app_type": "unknown",
         "is_configured": False,
+        "groups_requiring_partner_enrollment": [],
     },
-    {"id": "rt-unnamed", "partner_state": "rejected", "partner_app_type": "unknown", "is_configured": True},
+    {
+        "id": "rt-unnamed",
+        "partner_state": "rejected",
+        "partner_app_type": "unknown",
+        "is_configured": True,
+        "groups_requiring_partner_enrollment": [],
+    },
     {
         "id": "rt-unavailable",
         "display_name": "Northwind",
         "partner_state": "unavailable",
         "partner_app_type": "unknown",
         "is_configured": False,
+        "groups_requiring_partner_enrollment": [],
     },
 ]
 

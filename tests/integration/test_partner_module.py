@@ -13,7 +13,15 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import COLLECTION_PATH, OPTION_TO_GRAPH, VENV_BIN, ansible_env, connection_options
+from tests.integration.conftest import (
+    COLLECTION_PATH,
+    OPTION_TO_GRAPH,
+    TARGET_LIST_TO_GRAPH,
+    VENV_BIN,
+    ansible_env,
+    connection_options,
+    module_targets,
+)
 
 MODULE = "msgraph.intune.device_management_partner"
 
@@ -46,7 +54,7 @@ def as_module_partner(graph_partner):
     """What the module's `partner` must be for this Graph object."""
     partner = {"id": graph_partner["id"]}
     partner.update({option: graph_partner[graph] for option, graph in OPTION_TO_GRAPH.items()})
-    partner["groups_requiring_partner_enrollment"] = graph_partner["groupsRequiringPartnerEnrollment"]
+    partner["groups_requiring_partner_enrollment"] = module_targets(graph_partner["groupsRequiringPartnerEnrollment"])
     return partner
 
 
@@ -165,13 +173,14 @@ def test_check_mode_writes_nothing_and_diff_shows_drift(emulator, run_playbook, 
     update = run.result("update")
     assert update["changed"] is True
     assert update["changed_properties"] == ["partner_state", "is_configured"]
-    assert set(update["diff"]["before"]) == set(OPTION_TO_GRAPH)
-    assert set(update["diff"]["after"]) == set(OPTION_TO_GRAPH)
+    # The diff shows every managed property, the assignment targets included.
+    assert set(update["diff"]["before"]) == set(OPTION_TO_GRAPH) | set(TARGET_LIST_TO_GRAPH)
+    assert set(update["diff"]["after"]) == set(OPTION_TO_GRAPH) | set(TARGET_LIST_TO_GRAPH)
     assert update["diff"]["before"]["partner_state"] == "unresponsive"
     assert update["diff"]["after"]["partner_state"] == "enabled"
     assert update["diff"]["before"]["is_configured"] is False
     assert update["diff"]["after"]["is_configured"] is True
-    unchanged = set(OPTION_TO_GRAPH) - {"partner_state", "is_configured"}
+    unchanged = (set(OPTION_TO_GRAPH) | set(TARGET_LIST_TO_GRAPH)) - {"partner_state", "is_configured"}
     assert {k: update["diff"]["before"][k] for k in unchanged} == {k: update["diff"]["after"][k] for k in unchanged}
     assert update["partner"]["partner_state"] == "enabled"  # the prediction
 
@@ -418,7 +427,9 @@ def test_partner_after_patch_matches_graph(emulator, run_playbook, patch_status)
             "partnerState": "unresponsive",
             "partnerAppType": "multiTenantApp",
             "lastHeartbeatDateTime": "2026-05-01T08:30:00.1234567Z",
-            "groupsRequiringPartnerEnrollment": [{"groupId": "group-1", "enrollmentType": "includeAll"}],
+            "groupsRequiringPartnerEnrollment": [
+                {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "group-1"}}
+            ],
         },
     )
     if patch_status == 200:
@@ -450,7 +461,7 @@ def test_partner_after_patch_matches_graph(emulator, run_playbook, patch_status)
     partner = run.result("update")["partner"]
     assert partner == as_module_partner(graph_state(emulator)["partner-patched"])
     assert partner["when_partner_devices_will_be_removed_date_time"] == "2027-03-01T10:00:00.2500000Z"
-    assert partner["groups_requiring_partner_enrollment"] == [{"groupId": "group-1", "enrollmentType": "includeAll"}]
+    assert partner["groups_requiring_partner_enrollment"] == [{"type": "group", "group_id": "group-1"}]
     expected_heartbeat = "2026-06-01T00:00:00.0000000Z" if patch_status == 200 else "2026-05-01T08:30:00.1234567Z"
     assert partner["last_heartbeat_date_time"] == expected_heartbeat
 

@@ -1,28 +1,39 @@
 # Copyright: (c) 2026, msgraph.intune contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Resource logic of device management partners, against a fake GraphClient."""
+"""The engine with the device management partner's declaration, against a fake GraphClient.
+
+(These tests predate the engine: they were written against _partner.py and kept their assertions when it moved.)
+"""
 
 from __future__ import annotations
 
 import copy
 
 import pytest
+from ansible_collections.msgraph.intune.plugins.module_utils._device_management_partner import RESOURCE
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_engine import Engine
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
     GraphError,
     GraphOptionError,
     ResourceError,
     failure_result,
 )
-from ansible_collections.msgraph.intune.plugins.module_utils._partner import (
-    COLLECTION,
-    PROPERTIES,
-    ensure_partner,
-    info_argument_spec,
-    list_partners,
-    partner_argument_spec,
-    to_desired_state,
-    to_partner,
-)
+
+COLLECTION = RESOURCE.collection
+PROPERTIES = RESOURCE.properties
+to_partner = RESOURCE.view
+to_desired_state = RESOURCE.export
+partner_argument_spec = RESOURCE.argument_spec
+info_argument_spec = RESOURCE.info_argument_spec
+
+
+def ensure_partner(client, params, check_mode=False):
+    return Engine(RESOURCE, client).ensure(params, check_mode)
+
+
+def list_partners(client, params):
+    return Engine(RESOURCE, client).listing(params)
+
 
 WRITES = ("create", "update", "delete", "action")
 
@@ -39,7 +50,16 @@ def graph_partner(partner_id="p1", **overrides):
         "lastHeartbeatDateTime": "2026-05-01T10:00:00.1234567Z",
         "whenPartnerDevicesWillBeRemovedDateTime": "2027-01-01T00:00:00Z",
         "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": None,
-        "groupsRequiringPartnerEnrollment": [{"groupId": "g1", "enrollmentType": "compliance"}],
+        "groupsRequiringPartnerEnrollment": [
+            {
+                "target": {
+                    "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                    "deviceAndAppManagementAssignmentFilterId": None,
+                    "deviceAndAppManagementAssignmentFilterType": "none",
+                    "groupId": "g1",
+                }
+            }
+        ],
     }
     partner.update(overrides)
     return partner
@@ -521,7 +541,7 @@ class TestExport:
             "last_heartbeat_date_time": "2026-05-01T10:00:00.1234567Z",
             "when_partner_devices_will_be_removed_date_time": "2027-01-01T00:00:00Z",
             "when_partner_devices_will_be_marked_as_non_compliant_date_time": None,
-            "groups_requiring_partner_enrollment": [{"groupId": "g1", "enrollmentType": "compliance"}],
+            "groups_requiring_partner_enrollment": [{"type": "group", "group_id": "g1"}],
         }
         assert to_partner(None) is None
 
@@ -533,6 +553,7 @@ class TestExport:
             "partner_app_type": "multiTenantApp",
             "is_configured": True,
             "when_partner_devices_will_be_removed_date_time": "2027-01-01T00:00:00Z",
+            "groups_requiring_partner_enrollment": [{"type": "group", "group_id": "g1"}],
         }
 
     def test_desired_state_applies_back_without_change(self):
@@ -562,6 +583,7 @@ class TestExport:
         assert info_argument_spec() == {
             "id": {"type": "str"},
             "display_name": {"type": "str", "aliases": ["displayName"]},
+            "group_names": {"type": "bool", "default": False},
         }
 
 

@@ -1,0 +1,96 @@
+"""An in-memory stand-in for GraphClient: collections of objects by path, and a log of every call.
+
+Only what the engine uses: get, get_or_none, list (with $filter displayName eq, as Graph: ignoring case), create,
+update (204 by default), delete and action. Actions are looked up in `actions`: {name: function(object)}.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphError
+
+WRITES = ("create", "update", "delete", "action")
+
+
+class FakeGraph:
+    def __init__(self, collections=None, actions=None, update_status=204):
+        # {collection path: {id: object}}
+        self.collections = {
+            path: {obj["id"]: copy.deepcopy(obj) for obj in objects} for path, objects in (collections or {}).items()
+        }
+        self.actions = actions or {}
+        self.update_status = update_status
+        self.calls = []
+        self._ids = itertools.count(1)
+
+    @property
+    def writes(self):
+        return [call for call in self.calls if call[0] in WRITES]
+
+    def reads(self, path_prefix=""):
+        return [call for call in self.calls if call[0] in ("get", "list") and call[1].startswith(path_prefix)]
+
+    def _object(self, path):
+        collection, object_id = path.rsplit("/", 1)
+        store = self.collections.get(collection, {})
+        if object_id not in store:
+            raise GraphError(
+                f"GET /v1.0/{path} failed: HTTP 404 ResourceNotFound",
+                status=404,
+                code="ResourceNotFound",
+                request_id="req-404",
+                client_request_id="cli-404",
+                method="GET",
+                path=f"/v1.0/{path}",
+            )
+        return store[object_id]
+
+    def get(self, path, params=None):
+        self.calls.append(("get", path, params))
+        found = copy.deepcopy(self._object(path))
+        if params and "$select" in params:
+            fields = params["$select"].split(",")
+            found = {key: value for key, value in found.items() if key in fields or key == "id"}
+        return found
+
+    def get_or_none(self, path, params=None):
+        try:
+            return self.get(path, params)
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, path, params=None):
+        self.calls.append(("list", path, params))
+        items = [copy.deepcopy(obj) for obj in self.collections.get(path, {}).values()]
+        if params and "$filter" in params:
+            wanted = params["$filter"].split(" eq ", 1)[1][1:-1].replace("''", "'").casefold()
+            items = [item for item in items if (item.get("displayName") or "").casefold() == wanted]
+        return items
+
+    def create(self, path, body, recover=None):
+        self.calls.append(("create", path, copy.deepcopy(body)))
+        created = copy.deepcopy(body)
+        created.setdefault("id", f"new-{next(self._ids)}")
+        self.collections.setdefault(path, {})[created["id"]] = created
+        return copy.deepcopy(created)
+
+    def update(self, path, body):
+        self.calls.append(("update", path, copy.deepcopy(body)))
+        obj = self._object(path)
+        obj.update(copy.deepcopy(body))
+        return copy.deepcopy(obj) if self.update_status == 200 else None
+
+    def delete(self, path):
+        self.calls.append(("delete", path, None))
+        self._object(path)
+        collection, object_id = path.rsplit("/", 1)
+        del self.collections[collection][object_id]
+
+    def action(self, path):
+        self.calls.append(("action", path, None))
+        object_path, name = path.rsplit("/", 1)
+        self.actions[name](self._object(object_path))
