@@ -1,4 +1,4 @@
-"""HTTPS emulator for Microsoft Graph device management partners and the Entra ID token service.
+"""HTTPS emulator for Microsoft Graph (the Intune connector family and Entra groups) and the Entra ID token service.
 
 Run it as a script (the command line is a contract that test suites rely on)::
 
@@ -6,30 +6,71 @@ Run it as a script (the command line is a contract that test suites rely on)::
         [--patch-status 204|200] [--tenants N] [--token-lifetime SECONDS] [--state-dir DIR]
 
 It listens on 127.0.0.1 only, generates its own CA, server certificate and client certificate, and writes a JSON
-info file (atomically) once it is ready to serve.  It serves until SIGTERM or SIGINT and then exits 0.
+info file (atomically) once it is ready to serve.  It serves until SIGTERM or SIGINT and then exits 0 (2 when the
+arguments or the seed file are invalid).
 
 Served surfaces (all on one origin):
 
 * ``/{tenant}/v2.0/.well-known/openid-configuration`` and ``/{tenant}/oauth2/v2.0/token``: Entra ID (client
   credentials with a secret, a certificate-signed assertion or a federated workload identity token).
 * ``/msi/token`` (App Service style) and ``/metadata/identity/oauth2/token`` (IMDS style): managed identity.
-* ``/{v1.0|beta}/deviceManagement/deviceManagementPartners``: the Graph resource.
+* Graph, under ``/v1.0`` and ``/beta`` alike (same data), every object belonging to the bearer token's tenant:
+
+  - ``/deviceManagement/{collection}`` for the collections deviceManagementPartners, complianceManagementPartners,
+    remoteAssistancePartners and mobileThreatDefenseConnectors: ``GET`` lists (paged by ``page_size`` with an
+    absolute ``@odata.nextLink`` carrying a signed ``$skiptoken``; ``$top``, ``$select``, ``$count`` and
+    ``$filter=displayName eq '...'``, case-insensitive, ``''`` for a quote; a ``$filter`` on
+    mobileThreatDefenseConnectors, which has no displayName, is 400), ``POST`` creates (201, ``Location`` and the
+    object); ``/{id}``: ``GET`` (``$select``), ``PATCH`` (204, or 200 with the object when ``patch_status`` is
+    200), ``DELETE`` (204); a missing id is 404 ResourceNotFound, any other method 405.  Unknown properties, wrong
+    types, bad enum values, Int32 values out of range and null for non-nullable properties are 400 BadRequest.
+    POST ignores a client ``id`` (a new GUID is generated) except on mobileThreatDefenseConnectors, where the
+    body's ``id`` names the partner's connector (a taken id is 409 Conflict; without one a GUID is generated).
+    The types, properties and defaults are in ``graph_schema.py``.
+  - Bound actions (POST, no body, 204; the segment may carry the ``microsoft.graph.`` prefix; 404 for an unknown
+    id, 405 for another method): ``deviceManagementPartners/{id}/terminate`` (partnerState -> terminated),
+    ``remoteAssistancePartners/{id}/beginOnboarding`` (notOnboarded -> onboarding, otherwise unchanged) and
+    ``remoteAssistancePartners/{id}/disconnect`` (-> notOnboarded).
+  - Assignments (groupsRequiringPartnerEnrollment and the compliance partner's ``*EnrollmentAssignments``): items
+    ``{"target": {...}}``, optionally with the item type's ``@odata.type``; the target's ``@odata.type`` (with or
+    without ``#``) is groupAssignmentTarget or exclusionGroupAssignmentTarget (string ``groupId`` required),
+    allLicensedUsersAssignmentTarget, allDevicesAssignmentTarget or configurationManagerCollectionAssignmentTarget
+    (string ``collectionId`` required), each optionally with ``deviceAndAppManagementAssignmentFilterId`` (string
+    or null) and ``deviceAndAppManagementAssignmentFilterType`` (none|include|exclude).  They are stored as written
+    and returned the way Graph returns them: no item ``@odata.type``, every target with ``#``-prefixed
+    ``@odata.type`` and both filter properties (null / "none" unless written), in a deterministic order that is
+    NOT the written one (descending by the target's canonical JSON): clients must compare them as sets.
+  - ``/groups`` and ``/groups/{id}``: Entra groups, read-only (writes are 405), seeded through the control API;
+    the same listing options (filter on displayName, case-insensitive), ``$select`` of id, displayName,
+    description, mailNickname, securityEnabled, mailEnabled and groupTypes (Entra leaves out ``id`` unless it is
+    selected); no ``@odata.type`` on groups; 400s carry Entra's code ``Request_BadRequest``, an unknown id is 404
+    ``Request_ResourceNotFound``.
+
 * ``/_emulator/...``: the control API used by tests (JSON in and out, no auth, never logged or faulted):
 
   - ``GET|DELETE log``: ``{"requests": [{seq, time, method, path, query, kind, tenant, status, fault, body,
-    client_request_id}]}``; ``kind`` is graph|token|managed_identity|discovery, ``status`` is null for a dropped
-    connection, ``body`` is the JSON body of Graph writes or ``{grant_type, client_id, scope}`` for token requests.
-  - ``GET state``, ``POST reset``, ``POST seed`` ``{tenant_id: [partners]}`` (returns every tenant's credentials),
-    ``GET|POST config`` ``{page_size, patch_status, token_lifetime}``.
+    client_request_id}]}``; ``kind`` is graph|token|managed_identity|discovery (every Graph request, /groups and
+    actions included, is graph with its tenant), ``status`` is null for a dropped connection, ``body`` is the JSON
+    body of Graph writes or ``{grant_type, client_id, scope}`` for token requests.
+  - ``GET state``: ``{"tenants": {tenant_id: [device management partners as Graph renders them]}}``;
+    ``GET state/{collection}`` (any collection above or ``groups``): the same for that collection.
+  - ``POST reset``; ``POST seed`` (returns ``{"seeded": ..., "tenants": [every tenant's credentials]}``) with
+    ``{tenant_id: [partners]}`` (replaces the tenant's device management partners) or ``{tenant_id: {collection:
+    [objects], ...}}`` (replaces only the named collections; ``groups`` included); unknown tenants are created.
+    Seed objects are validated like Graph writes; ids are optional (generated) and unique per collection.  The
+    ``--seed`` file takes the same JSON.
+  - ``GET|POST config`` ``{page_size, patch_status, token_lifetime}``.
   - ``GET|POST|DELETE faults`` (``DELETE faults/{id}`` removes one): ``{method, path (regex, re.search on the path),
     kind: status|latency|drop_before|drop_after, status, retry_after, latency, times, probability, seed}``.
-  - ``GET|POST|DELETE mutations``: ``{method, path, tenant, id, set, times}``; ``set`` is applied once the matched
-    request's response has been computed, so that response still shows the old state.
+  - ``GET|POST|DELETE mutations``: ``{method, path, tenant, collection (default deviceManagementPartners), id,
+    set, times}``; ``set`` is validated against that collection's type and applied once the matched request's
+    response has been computed, so that response still shows the old state.
   - ``POST expire-tokens``, ``POST federated-token`` ``{tenant_id, client_id}``, ``GET stats`` (request counts by
     kind/method/status, faults fired, tokens issued, TLS connections accepted), ``GET info``.
 
 Only the standard library and ``cryptography`` are used on purpose: the emulator must not share code paths with
-the HTTP clients under test.
+the HTTP clients under test.  ``graph_schema.py`` beside this file holds the resource types (it is imported as a
+sibling module when this file runs as a script, and relative to the package when tests import it).
 """
 
 from __future__ import annotations
