@@ -1,4 +1,4 @@
-"""HTTPS emulator for Microsoft Graph device management partners and the Entra ID token service.
+"""HTTPS emulator for Microsoft Graph (the Intune connector family and Entra groups) and the Entra ID token service.
 
 Run it as a script (the command line is a contract that test suites rely on)::
 
@@ -6,30 +6,71 @@ Run it as a script (the command line is a contract that test suites rely on)::
         [--patch-status 204|200] [--tenants N] [--token-lifetime SECONDS] [--state-dir DIR]
 
 It listens on 127.0.0.1 only, generates its own CA, server certificate and client certificate, and writes a JSON
-info file (atomically) once it is ready to serve.  It serves until SIGTERM or SIGINT and then exits 0.
+info file (atomically) once it is ready to serve.  It serves until SIGTERM or SIGINT and then exits 0 (2 when the
+arguments or the seed file are invalid).
 
 Served surfaces (all on one origin):
 
 * ``/{tenant}/v2.0/.well-known/openid-configuration`` and ``/{tenant}/oauth2/v2.0/token``: Entra ID (client
   credentials with a secret, a certificate-signed assertion or a federated workload identity token).
 * ``/msi/token`` (App Service style) and ``/metadata/identity/oauth2/token`` (IMDS style): managed identity.
-* ``/{v1.0|beta}/deviceManagement/deviceManagementPartners``: the Graph resource.
+* Graph, under ``/v1.0`` and ``/beta`` alike (same data), every object belonging to the bearer token's tenant:
+
+  - ``/deviceManagement/{collection}`` for the collections deviceManagementPartners, complianceManagementPartners,
+    remoteAssistancePartners and mobileThreatDefenseConnectors: ``GET`` lists (paged by ``page_size`` with an
+    absolute ``@odata.nextLink`` carrying a signed ``$skiptoken``; ``$top``, ``$select``, ``$count`` and
+    ``$filter=displayName eq '...'``, case-insensitive, ``''`` for a quote; a ``$filter`` on
+    mobileThreatDefenseConnectors, which has no displayName, is 400), ``POST`` creates (201, ``Location`` and the
+    object); ``/{id}``: ``GET`` (``$select``), ``PATCH`` (204, or 200 with the object when ``patch_status`` is
+    200), ``DELETE`` (204); a missing id is 404 ResourceNotFound, any other method 405.  Unknown properties, wrong
+    types, bad enum values, Int32 values out of range and null for non-nullable properties are 400 BadRequest.
+    POST ignores a client ``id`` (a new GUID is generated) except on mobileThreatDefenseConnectors, where the
+    body's ``id`` names the partner's connector (a taken id is 409 Conflict; without one a GUID is generated).
+    The types, properties and defaults are in ``graph_schema.py``.
+  - Bound actions (POST, no body, 204; the segment may carry the ``microsoft.graph.`` prefix; 404 for an unknown
+    id, 405 for another method): ``deviceManagementPartners/{id}/terminate`` (partnerState -> terminated),
+    ``remoteAssistancePartners/{id}/beginOnboarding`` (notOnboarded -> onboarding, otherwise unchanged) and
+    ``remoteAssistancePartners/{id}/disconnect`` (-> notOnboarded).
+  - Assignments (groupsRequiringPartnerEnrollment and the compliance partner's ``*EnrollmentAssignments``): items
+    ``{"target": {...}}``, optionally with the item type's ``@odata.type``; the target's ``@odata.type`` (with or
+    without ``#``) is groupAssignmentTarget or exclusionGroupAssignmentTarget (string ``groupId`` required),
+    allLicensedUsersAssignmentTarget, allDevicesAssignmentTarget or configurationManagerCollectionAssignmentTarget
+    (string ``collectionId`` required), each optionally with ``deviceAndAppManagementAssignmentFilterId`` (string
+    or null) and ``deviceAndAppManagementAssignmentFilterType`` (none|include|exclude).  They are stored as written
+    and returned the way Graph returns them: no item ``@odata.type``, every target with ``#``-prefixed
+    ``@odata.type`` and both filter properties (null / "none" unless written), in a deterministic order that is
+    NOT the written one (descending by the target's canonical JSON): clients must compare them as sets.
+  - ``/groups`` and ``/groups/{id}``: Entra groups, read-only (writes are 405), seeded through the control API;
+    the same listing options (filter on displayName, case-insensitive), ``$select`` of id, displayName,
+    description, mailNickname, securityEnabled, mailEnabled and groupTypes (Entra leaves out ``id`` unless it is
+    selected); no ``@odata.type`` on groups; 400s carry Entra's code ``Request_BadRequest``, an unknown id is 404
+    ``Request_ResourceNotFound``.
+
 * ``/_emulator/...``: the control API used by tests (JSON in and out, no auth, never logged or faulted):
 
   - ``GET|DELETE log``: ``{"requests": [{seq, time, method, path, query, kind, tenant, status, fault, body,
-    client_request_id}]}``; ``kind`` is graph|token|managed_identity|discovery, ``status`` is null for a dropped
-    connection, ``body`` is the JSON body of Graph writes or ``{grant_type, client_id, scope}`` for token requests.
-  - ``GET state``, ``POST reset``, ``POST seed`` ``{tenant_id: [partners]}`` (returns every tenant's credentials),
-    ``GET|POST config`` ``{page_size, patch_status, token_lifetime}``.
+    client_request_id}]}``; ``kind`` is graph|token|managed_identity|discovery (every Graph request, /groups and
+    actions included, is graph with its tenant), ``status`` is null for a dropped connection, ``body`` is the JSON
+    body of Graph writes or ``{grant_type, client_id, scope}`` for token requests.
+  - ``GET state``: ``{"tenants": {tenant_id: [device management partners as Graph renders them]}}``;
+    ``GET state/{collection}`` (any collection above or ``groups``): the same for that collection.
+  - ``POST reset``; ``POST seed`` (returns ``{"seeded": ..., "tenants": [every tenant's credentials]}``) with
+    ``{tenant_id: [partners]}`` (replaces the tenant's device management partners) or ``{tenant_id: {collection:
+    [objects], ...}}`` (replaces only the named collections; ``groups`` included); unknown tenants are created.
+    Seed objects are validated like Graph writes; ids are optional (generated) and unique per collection.  The
+    ``--seed`` file takes the same JSON.
+  - ``GET|POST config`` ``{page_size, patch_status, token_lifetime}``.
   - ``GET|POST|DELETE faults`` (``DELETE faults/{id}`` removes one): ``{method, path (regex, re.search on the path),
     kind: status|latency|drop_before|drop_after, status, retry_after, latency, times, probability, seed}``.
-  - ``GET|POST|DELETE mutations``: ``{method, path, tenant, id, set, times}``; ``set`` is applied once the matched
-    request's response has been computed, so that response still shows the old state.
+  - ``GET|POST|DELETE mutations``: ``{method, path, tenant, collection (default deviceManagementPartners), id,
+    set, times}``; ``set`` is validated against that collection's type and applied once the matched request's
+    response has been computed, so that response still shows the old state.
   - ``POST expire-tokens``, ``POST federated-token`` ``{tenant_id, client_id}``, ``GET stats`` (request counts by
     kind/method/status, faults fired, tokens issued, TLS connections accepted), ``GET info``.
 
 Only the standard library and ``cryptography`` are used on purpose: the emulator must not share code paths with
-the HTTP clients under test.
+the HTTP clients under test.  ``graph_schema.py`` beside this file holds the resource types (it is imported as a
+sibling module when this file runs as a script, and relative to the package when tests import it).
 """
 
 from __future__ import annotations
@@ -68,6 +109,31 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+if __package__:  # imported as tests.emulator.graph_emulator
+    from .graph_schema import (
+        COLLECTIONS,
+        DEFAULT_COLLECTION,
+        DEVICE_MANAGEMENT_TYPES,
+        GROUP,
+        BadRequest,
+        GraphError,
+        format_ticks,
+        parse_datetime,
+    )
+else:  # run as a script: its directory is on sys.path
+    from graph_schema import (
+        COLLECTIONS,
+        DEFAULT_COLLECTION,
+        DEVICE_MANAGEMENT_TYPES,
+        GROUP,
+        BadRequest,
+        GraphError,
+        format_ticks,
+        parse_datetime,
+    )
+
+__all__ = ["format_ticks", "parse_datetime"]  # re-exported: other suites import them from here
+
 # --------------------------------------------------------------------------------------------------------------------
 # Constants of the emulated contract
 # --------------------------------------------------------------------------------------------------------------------
@@ -86,51 +152,10 @@ FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 CLOCK_SKEW = 300  # seconds of tolerance on assertion exp/nbf, as Entra allows
 
 GRAPH_VERSIONS = {"v1.0": "v1.0", "beta": "beta"}
-ENTITY_TYPE = "microsoft.graph.deviceManagementPartner"
-ODATA_TYPE = "#" + ENTITY_TYPE
-COLLECTION = "deviceManagement/deviceManagementPartners"
 GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 ENTRA_JSON = "application/json; charset=utf-8"
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,256}")
-
-PARTNER_STATES = ("unknown", "unavailable", "enabled", "terminated", "rejected", "unresponsive")
-PARTNER_APP_TYPES = ("unknown", "singleTenantApp", "multiTenantApp")
-
-# Property name -> (kind, nullable, enum values, enum type name); in the order Graph documents them.
-PROPERTIES = {
-    "lastHeartbeatDateTime": ("datetime", False, None, None),
-    "partnerState": ("enum", False, PARTNER_STATES, "microsoft.graph.deviceManagementPartnerTenantState"),
-    "partnerAppType": ("enum", False, PARTNER_APP_TYPES, "microsoft.graph.deviceManagementPartnerAppType"),
-    "singleTenantAppId": ("string", True, None, None),
-    "displayName": ("string", True, None, None),
-    "isConfigured": ("bool", False, None, None),
-    "whenPartnerDevicesWillBeRemovedDateTime": ("datetime", True, None, None),
-    "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": ("datetime", True, None, None),
-    "groupsRequiringPartnerEnrollment": ("assignments", False, None, None),
-}
-SELECTABLE = {name.lower(): name for name in ("id", *PROPERTIES)}
-# Items of groupsRequiringPartnerEnrollment: the project's shape is {groupId, enrollmentType}; Graph's documented
-# deviceManagementPartnerAssignment shape ({target: {...}}) is accepted too so that Microsoft's SDK can write it.
-ASSIGNMENT_KEYS = {"groupId": "string", "enrollmentType": "string", "target": "object", "@odata.type": "string"}
-
-TICKS_PER_SECOND = 10_000_000  # .NET ticks (100 ns): Graph's DateTimeOffset resolution
-MAX_TICKS = dt.date(9999, 12, 31).toordinal() * 86_400 * TICKS_PER_SECOND - 1
-UNSET_DATETIME = "0001-01-01T00:00:00Z"
-DATETIME_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?"
-)
-
-DEFAULTS = {
-    "lastHeartbeatDateTime": 0,
-    "partnerState": "unknown",
-    "partnerAppType": "unknown",
-    "singleTenantAppId": None,
-    "displayName": None,
-    "isConfigured": False,
-    "whenPartnerDevicesWillBeRemovedDateTime": None,
-    "whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime": None,
-    "groupsRequiringPartnerEnrollment": [],
-}
+DEVICE_MANAGEMENT_BY_LOWER = {name.lower(): rtype for name, rtype in DEVICE_MANAGEMENT_TYPES.items()}
 
 GRAPH_ERROR_CODES = {
     400: "BadRequest",
@@ -162,22 +187,6 @@ FAULT_KINDS = ("status", "latency", "drop_before", "drop_after")
 FAULT_METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "*")
 MAX_BODY = 16 * 1024 * 1024
 SECRET_ALPHABET = string.ascii_letters + string.digits + "_-.~"
-
-
-class GraphError(Exception):
-    """A Graph error response: status, code and message."""
-
-    def __init__(self, status, code, message, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-class BadRequest(GraphError):
-    def __init__(self, message):
-        super().__init__(400, "BadRequest", message)
 
 
 class ControlError(Exception):
@@ -213,48 +222,6 @@ def new_secret():
     return "".join(secrets.choice(SECRET_ALPHABET) for _index in range(3)) + "8Q~" + secrets.token_urlsafe(27)[:34]
 
 
-def parse_datetime(value):
-    """Parse an ISO 8601 DateTimeOffset string into integer 100 ns ticks since 0001-01-01T00:00:00Z.
-
-    Any offset and any number of fractional digits are accepted (digits beyond the 7th are truncated, as .NET
-    does); a missing offset means UTC.  Raises ValueError for anything else.
-    """
-    match = DATETIME_RE.fullmatch(value) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(value)
-    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
-    second = int(match.group(6) or 0)
-    fraction = (match.group(7) or "")[:7].ljust(7, "0")
-    if hour > 23 or minute > 59 or second > 59:
-        raise ValueError(value)
-    ordinal = dt.date(year, month, day).toordinal()  # validates the calendar date
-    offset = match.group(8) or "Z"
-    offset_seconds = 0
-    if offset not in ("Z", "z"):
-        digits = offset[1:].replace(":", "")
-        off_hours, off_minutes = int(digits[:2]), int(digits[2:] or 0)
-        if off_minutes > 59 or off_hours * 60 + off_minutes > 14 * 60:
-            raise ValueError(value)
-        offset_seconds = (off_hours * 3600 + off_minutes * 60) * (-1 if offset[0] == "-" else 1)
-    seconds = (ordinal - 1) * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds
-    ticks = seconds * TICKS_PER_SECOND + int(fraction)
-    if not 0 <= ticks <= MAX_TICKS:
-        raise ValueError(value)
-    return ticks
-
-
-def format_ticks(ticks):
-    """Render ticks as Graph does: UTC, exactly 7 fractional digits and Z; the unset value as 0001-01-01T00:00:00Z."""
-    if ticks == 0:
-        return UNSET_DATETIME
-    seconds, fraction = divmod(ticks, TICKS_PER_SECOND)
-    days, seconds = divmod(seconds, 86_400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    day = dt.date.fromordinal(days + 1)
-    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}.{fraction:07d}Z"
-
-
 def graph_date():
     return utc_now().strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -281,121 +248,6 @@ def parse_query(raw_query):
         name, _equals, value = part.partition("=")
         pairs.append((unquote_plus(name), unquote_plus(value)))
     return pairs
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Partner objects: validation and rendering
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def _convert_assignments(value):
-    if not isinstance(value, list):
-        raise BadRequest(
-            "Cannot convert the value of property 'groupsRequiringPartnerEnrollment' to the expected type "
-            "'Collection(microsoft.graph.deviceManagementPartnerAssignment)'."
-        )
-    items = []
-    for item in value:
-        if not isinstance(item, dict):
-            raise BadRequest("Each item of 'groupsRequiringPartnerEnrollment' must be a JSON object.")
-        for key, item_value in item.items():
-            kind = ASSIGNMENT_KEYS.get(key)
-            if kind is None:
-                raise BadRequest(
-                    f"Property '{key}' does not exist on type 'microsoft.graph.deviceManagementPartnerAssignment'."
-                )
-            if item_value is not None and not isinstance(item_value, str if kind == "string" else dict):
-                raise BadRequest(f"Invalid value for property '{key}' of a partner assignment.")
-        items.append(copy.deepcopy(item))
-    return items
-
-
-def convert_property(name, value):
-    """Validate one incoming camelCase property and convert it to the stored form (datetimes as ticks)."""
-    kind, nullable, allowed, enum_type = PROPERTIES[name]
-    if value is None:
-        if nullable:
-            return None
-        raise BadRequest(
-            f"A null value was found for the property named '{name}', which has the expected type "
-            "that does not allow null values."
-        )
-    if kind == "string":
-        if isinstance(value, str):
-            return value
-        raise BadRequest(f"Cannot convert the literal '{value}' to the expected type 'Edm.String'.")
-    if kind == "bool":
-        if value is True or value is False:
-            return value
-        raise BadRequest(f"Cannot convert the literal '{value}' to the expected type 'Edm.Boolean'.")
-    if kind == "enum":
-        if isinstance(value, str) and value in allowed:
-            return value
-        valid = ", ".join(allowed)
-        raise BadRequest(
-            f"The value '{value}' is not valid for property '{name}' of enum type '{enum_type}'. Valid values: {valid}."
-        )
-    if kind == "datetime":
-        try:
-            return parse_datetime(value)
-        except ValueError:
-            raise BadRequest(
-                f"Cannot convert the literal '{value}' to the expected type 'Edm.DateTimeOffset'."
-            ) from None
-    return _convert_assignments(value)
-
-
-def convert_properties(body, allow_id):
-    """Validate a JSON object of partner properties; returns (converted properties, body id or None)."""
-    if not isinstance(body, dict):
-        raise BadRequest(f"The request body must be a JSON object representing a '{ENTITY_TYPE}'.")
-    converted = {}
-    body_id = None
-    for key, value in body.items():
-        if key == "id":
-            if allow_id:
-                if not isinstance(value, str):
-                    raise BadRequest(f"Cannot convert the literal '{value}' to the expected type 'Edm.String'.")
-                body_id = value
-            continue
-        if key == "@odata.type":
-            if not isinstance(value, str) or value.lstrip("#") != ENTITY_TYPE:
-                raise BadRequest(
-                    f"A type named '{value}' could not be resolved by the model, or is not compatible "
-                    f"with '{ENTITY_TYPE}'."
-                )
-            continue
-        if "@" in key:  # other OData instance/property annotations carry no data
-            continue
-        if key not in PROPERTIES:
-            raise BadRequest(
-                f"Property '{key}' does not exist on type '{ENTITY_TYPE}'. Make sure to only use property names that "
-                "are defined by the type."
-            )
-        converted[key] = convert_property(key, value)
-    return converted, body_id
-
-
-def render_partner(partner, select=None):
-    """A stored partner as Graph returns it (camelCase, UTC dates with 7 digits)."""
-    out = {"@odata.type": ODATA_TYPE, "id": partner["id"]}
-    for name, (kind, _nullable, _allowed, _enum) in PROPERTIES.items():
-        if select is not None and name not in select:
-            continue
-        value = partner[name]
-        if kind == "datetime" and value is not None:
-            value = format_ticks(value)
-        elif kind == "assignments":
-            value = copy.deepcopy(value)
-        out[name] = value
-    return out
-
-
-def new_partner(partner_id, properties):
-    partner = copy.deepcopy(DEFAULTS)
-    partner.update(properties)
-    partner["id"] = partner_id
-    return partner
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -702,12 +554,12 @@ class Emulator:
         known = {tenant["tenant_id"].lower() for tenant in self.base_tenants}
         self.base_data = {}
         for tenant_id, partners in seed.items():
-            if not ID_PATTERN.fullmatch(tenant_id):
+            if not isinstance(tenant_id, str) or not ID_PATTERN.fullmatch(tenant_id):
                 raise ControlError(f"invalid tenant id {tenant_id!r} in the seed")
             if tenant_id.lower() not in known:
                 self.base_tenants.append(self._new_tenant(tenant_id))
                 known.add(tenant_id.lower())
-            self.base_data[tenant_id.lower()] = self._seed_partners(tenant_id, partners)
+            self.base_data[tenant_id.lower()] = self._prepare_seed(tenant_id, partners)
         if not self.base_tenants:
             raise ValueError("at least one tenant is required (--tenants N or a --seed file naming tenants)")
 
@@ -721,30 +573,55 @@ class Emulator:
         return {"tenant_id": tenant_id, "client_id": str(uuid.uuid4()), "client_secret": new_secret()}
 
     @staticmethod
-    def _seed_partners(tenant_id, partners):
-        """Validate seed objects (Graph camelCase, optional id) into stored partners, in order."""
-        if not isinstance(partners, list):
-            raise ControlError(f"partners of tenant {tenant_id!r} must be a JSON list")
+    def _prepare_seed(tenant_id, value):
+        """{collection: [stored objects]} from a tenant's seed: a list of device management partners, or an object
+        naming the collections it replaces."""
+        if isinstance(value, list):
+            return {DEFAULT_COLLECTION: Emulator._seed_objects(tenant_id, DEFAULT_COLLECTION, value)}
+        if not isinstance(value, dict):
+            raise ControlError(
+                f"the seed of tenant {tenant_id!r} must be a JSON list of partners or an object mapping collection "
+                f"names ({', '.join(COLLECTIONS)}) to lists"
+            )
+        prepared = {}
+        for collection, objects in value.items():
+            if collection not in COLLECTIONS:
+                raise ControlError(f"unknown collection {collection!r} in the seed of tenant {tenant_id!r}")
+            prepared[collection] = Emulator._seed_objects(tenant_id, collection, objects)
+        return prepared
+
+    @staticmethod
+    def _seed_objects(tenant_id, collection, objects):
+        """Validate seed objects (Graph camelCase, optional id) into stored objects of one collection, in order."""
+        rtype = COLLECTIONS[collection]
+        if not isinstance(objects, list):
+            raise ControlError(f"{collection} of tenant {tenant_id!r} must be a JSON list")
         result = []
         seen = set()
-        for item in partners:
+        for item in objects:
             try:
-                converted, partner_id = convert_properties(item, allow_id=True)
+                converted, object_id = rtype.convert(item, allow_id=True)
+                object_id = object_id or str(uuid.uuid4())
+                if not ID_PATTERN.fullmatch(object_id) or object_id in seen:
+                    raise ControlError(
+                        f"invalid or duplicate {rtype.short_name} id {object_id!r} for tenant {tenant_id!r}"
+                    )
+                seen.add(object_id)
+                result.append(rtype.new(object_id, converted))
             except GraphError as exc:
-                raise ControlError(f"invalid partner for tenant {tenant_id!r}: {exc.message}") from None
-            partner_id = partner_id or str(uuid.uuid4())
-            if not ID_PATTERN.fullmatch(partner_id) or partner_id in seen:
-                raise ControlError(f"invalid or duplicate partner id {partner_id!r} for tenant {tenant_id!r}")
-            seen.add(partner_id)
-            result.append(new_partner(partner_id, converted))
+                raise ControlError(f"invalid {rtype.short_name} for tenant {tenant_id!r}: {exc.message}") from None
         return result
 
-    def _install(self, key, partners):
+    def _install(self, key, collection, objects):
         store = {}
-        for partner in partners:
+        for obj in objects:
             self.next_seq += 1
-            store[partner["id"]] = (self.next_seq, copy.deepcopy(partner))
-        self.data[key] = store
+            store[obj["id"]] = (self.next_seq, copy.deepcopy(obj))
+        self.data.setdefault(key, {})[collection] = store
+
+    def store(self, tenant_key, collection):
+        """{id: (seq, stored object)} of one collection of one tenant (empty for an unknown tenant); hold the lock."""
+        return self.data.setdefault(tenant_key, {}).setdefault(collection, {})
 
     def reset(self):
         """Back to the state at start: seeded data, CLI config; no faults, mutations, log or stats."""
@@ -754,7 +631,8 @@ class Emulator:
             self.next_seq = 0
             self.data = {}
             for key in self.tenants:
-                self._install(key, self.base_data.get(key, []))
+                for collection in COLLECTIONS:
+                    self._install(key, collection, self.base_data.get(key, {}).get(collection, []))
             self.faults = []
             self.mutations = []
             self.log = []
@@ -905,18 +783,23 @@ class Emulator:
         tenant = self.tenant(spec.get("tenant"))
         if tenant is None:
             raise ControlError("'tenant' must name a known tenant")
-        partner_id = spec.get("id")
-        if not isinstance(partner_id, str) or not ID_PATTERN.fullmatch(partner_id):
-            raise ControlError("'id' must be a partner id")
+        collection = spec.get("collection", DEFAULT_COLLECTION)
+        rtype = COLLECTIONS.get(collection) if isinstance(collection, str) else None
+        if rtype is None:
+            raise ControlError(f"'collection' must be one of {', '.join(COLLECTIONS)}")
+        object_id = spec.get("id")
+        if not isinstance(object_id, str) or not ID_PATTERN.fullmatch(object_id):
+            raise ControlError(f"'id' must be a {rtype.short_name} id")
         try:
-            converted, _body_id = convert_properties(spec.get("set"), allow_id=False)
+            converted, _body_id = rtype.convert(spec.get("set"), allow_id=False)
         except GraphError as exc:
             raise ControlError(f"invalid 'set': {exc.message}") from None
         normalized = {
             "method": method,
             "path": path,
             "tenant": tenant["tenant_id"],
-            "id": partner_id,
+            "collection": collection,
+            "id": object_id,
             "set": spec.get("set"),
             "times": _validate_times(spec.get("times", 1)),
         }
@@ -935,7 +818,9 @@ class Emulator:
                     continue
                 if mutation.remaining is not None:
                     mutation.remaining -= 1
-                entry = self.data.get(mutation.spec["tenant"].lower(), {}).get(mutation.spec["id"])
+                entry = self.store(mutation.spec["tenant"].lower(), mutation.spec["collection"]).get(
+                    mutation.spec["id"]
+                )
                 if entry is not None:
                     entry[1].update(copy.deepcopy(mutation.converted))
                     mutation.applied += 1
@@ -977,50 +862,65 @@ class Emulator:
 
     # -- skip tokens -----------------------------------------------------------------------------------------------
 
-    def make_skiptoken(self, tenant_key, last_seq):
-        payload = b64url(json.dumps([tenant_key, last_seq]).encode())
+    def make_skiptoken(self, tenant_key, collection, last_seq):
+        payload = b64url(json.dumps([tenant_key, collection, last_seq]).encode())
         mac = hmac.new(self.skiptoken_key, payload.encode(), hashlib.sha256).digest()[:12]
         return payload + "." + b64url(mac)
 
-    def read_skiptoken(self, tenant_key, token):
+    def read_skiptoken(self, tenant_key, collection, token):
         try:
             payload, mac = token.split(".")
             expected = hmac.new(self.skiptoken_key, payload.encode(), hashlib.sha256).digest()[:12]
             if not hmac.compare_digest(b64url_decode(mac), expected):
                 raise ValueError("bad mac")
-            token_tenant, last_seq = json.loads(b64url_decode(payload))
-            if token_tenant != tenant_key or not isinstance(last_seq, int):
-                raise ValueError("wrong tenant")
+            token_tenant, token_collection, last_seq = json.loads(b64url_decode(payload))
+            if token_tenant != tenant_key or token_collection != collection or not isinstance(last_seq, int):
+                raise ValueError("wrong tenant or collection")
         except (ValueError, TypeError):
             raise BadRequest(f"The $skiptoken value '{token}' is invalid.") from None
         return last_seq
 
     # -- control API -----------------------------------------------------------------------------------------------
 
-    def state_snapshot(self):
+    def state_snapshot(self, collection=DEFAULT_COLLECTION):
+        """{"tenants": {tenant_id: [objects of the collection as Graph renders them]}}, every tenant."""
+        rtype = COLLECTIONS[collection]
         with self.lock:
             return {
                 "tenants": {
-                    self.tenants[key]["tenant_id"]: [render_partner(p) for _seq, p in store.values()]
-                    for key, store in self.data.items()
+                    tenant["tenant_id"]: [rtype.render(obj) for _seq, obj in self.store(key, collection).values()]
+                    for key, tenant in self.tenants.items()
                 }
             }
 
     def seed(self, mapping):
         if not isinstance(mapping, dict):
-            raise ControlError("seed body must be a JSON object mapping tenant id -> list of partners")
+            raise ControlError(
+                "seed body must be a JSON object mapping tenant id -> list of partners or {collection: [objects]}"
+            )
         prepared = {}
-        for tenant_id, partners in mapping.items():
+        for tenant_id, value in mapping.items():
             if not isinstance(tenant_id, str) or not ID_PATTERN.fullmatch(tenant_id):
                 raise ControlError(f"invalid tenant id {tenant_id!r}")
-            prepared[tenant_id] = self._seed_partners(tenant_id, partners)
+            prepared[tenant_id] = self._prepare_seed(tenant_id, value)
         with self.lock:
-            for tenant_id, partners in prepared.items():
+            for tenant_id, collections in prepared.items():
                 key = tenant_id.lower()
                 if key not in self.tenants:
                     self.tenants[key] = self._new_tenant(tenant_id)
-                self._install(key, partners)
-            return {"seeded": {tid: len(p) for tid, p in prepared.items()}, "tenants": self.tenant_list()}
+                    for collection in COLLECTIONS:
+                        self._install(key, collection, [])
+                for collection, objects in collections.items():
+                    self._install(key, collection, objects)
+            seeded = {
+                tenant_id: (
+                    len(collections[DEFAULT_COLLECTION])
+                    if isinstance(mapping[tenant_id], list)
+                    else {name: len(objects) for name, objects in collections.items()}
+                )
+                for tenant_id, collections in prepared.items()
+            }
+            return {"seeded": seeded, "tenants": self.tenant_list()}
 
     def set_config(self, values):
         if not isinstance(values, dict):
@@ -1277,32 +1177,54 @@ class Handler(BaseHTTPRequestHandler):
         self._prepare_log_body(ctx)
         tenant_id = self._authenticate(ctx)
         rest = segments[1:]
-        if len(rest) < 2 or rest[0].lower() != "devicemanagement" or rest[1].lower() != "devicemanagementpartners":
+        if rest[:1] and rest[0].lower() == "groups":
+            return self._groups(ctx, tenant_id, version, rest[1:])
+        rtype = None
+        if len(rest) >= 2 and rest[0].lower() == "devicemanagement":
+            rtype = DEVICE_MANAGEMENT_BY_LOWER.get(rest[1].lower())
+        if rtype is None:
             segment = "/".join(rest[:2])
             raise GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{segment}'.")
-        base = f"{self.server.app.origin}/{version}/{COLLECTION}"
         if len(rest) == 2:
             if ctx.method == "GET":
-                return self._list(ctx, tenant_id, version)
+                return self._list(ctx, tenant_id, version, rtype)
             if ctx.method == "POST":
-                return self._create(ctx, tenant_id, version, base)
+                return self._create(ctx, tenant_id, version, rtype)
             raise self._method_not_allowed(ctx, "GET, POST")
-        partner_id = rest[2]
-        if not ID_PATTERN.fullmatch(partner_id):
-            raise BadRequest(f"Invalid key value '{partner_id}' for the segment 'deviceManagementPartners'.")
+        object_id = rest[2]
+        if not ID_PATTERN.fullmatch(object_id):
+            raise BadRequest(f"Invalid key value '{object_id}' for the segment '{rtype.segment}'.")
         if len(rest) == 3:
             if ctx.method == "GET":
-                return self._get(ctx, tenant_id, version, partner_id)
+                return self._get(ctx, tenant_id, version, rtype, object_id)
             if ctx.method == "PATCH":
-                return self._update(ctx, tenant_id, version, partner_id)
+                return self._update(ctx, tenant_id, version, rtype, object_id)
             if ctx.method == "DELETE":
-                return self._delete(tenant_id, partner_id)
+                return self._delete(tenant_id, rtype, object_id)
             raise self._method_not_allowed(ctx, "GET, PATCH, DELETE")
-        if len(rest) == 4 and rest[3] in ("terminate", "microsoft.graph.terminate"):
+        action = rtype.action(rest[3]) if len(rest) == 4 else None
+        if action is not None:
             if ctx.method == "POST":
-                return self._terminate(tenant_id, partner_id)
+                return self._action(tenant_id, rtype, object_id, action)
             raise self._method_not_allowed(ctx, "POST")
         raise GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{rest[3]}'.")
+
+    def _groups(self, ctx, tenant_id, version, rest):
+        """``/groups`` and ``/groups/{id}``: Entra groups, read-only; Entra's error codes (Request_*)."""
+        try:
+            if not rest:
+                if ctx.method == "GET":
+                    return self._list(ctx, tenant_id, version, GROUP)
+                raise self._method_not_allowed(ctx, "GET")
+            if len(rest) == 1:
+                if ctx.method == "GET":
+                    return self._get(ctx, tenant_id, version, GROUP, rest[0])
+                raise self._method_not_allowed(ctx, "GET")
+        except GraphError as exc:
+            if exc.code == "BadRequest":
+                exc.code = "Request_BadRequest"
+            raise
+        raise GraphError(404, "ResourceNotFound", f"Resource not found for the segment '{rest[1]}'.")
 
     @staticmethod
     def _method_not_allowed(ctx, allowed):
@@ -1351,43 +1273,17 @@ class Handler(BaseHTTPRequestHandler):
             options[lowered] = value
         return options
 
-    @staticmethod
-    def _parse_select(value):
-        if value is None:
-            return None
-        names = []
-        for raw in value.split(","):
-            name = raw.strip()
-            if name == "*":
-                return None
-            canonical = SELECTABLE.get(name.lower())
-            if canonical is None:
-                raise BadRequest(f"Could not find a property named '{name}' on type '{ENTITY_TYPE}'.")
-            if canonical not in names:
-                names.append(canonical)
-        return names
-
-    @staticmethod
-    def _parse_filter(value):
-        match = re.fullmatch(r"\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*", value)
-        if not match:
-            raise BadRequest(
-                "Invalid filter clause: only \"displayName eq '<value>'\" is supported on "
-                f"deviceManagementPartners (got {value!r})."
-            )
-        return match.group(1).replace("''", "'")
-
-    def _context_url(self, version, select=None, entity=False):
-        url = f"{self.server.app.origin}/{version}/$metadata#{COLLECTION}"
+    def _context_url(self, version, rtype, select=None, entity=False):
+        url = f"{self.server.app.origin}/{version}/$metadata#{rtype.context}"
         if select:
             url += "(" + ",".join(select) + ")"
         return url + ("/$entity" if entity else "")
 
-    def _list(self, ctx, tenant_id, version):
+    def _list(self, ctx, tenant_id, version, rtype):
         app = self.server.app
         options = self._query_options(ctx)
-        select = self._parse_select(options.get("$select"))
-        wanted_name = self._parse_filter(options["$filter"]) if "$filter" in options else None
+        select = rtype.parse_select(options.get("$select"))
+        wanted_name = rtype.parse_filter(options["$filter"]) if "$filter" in options else None
         count = options.get("$count", "false").lower()
         if count not in ("true", "false"):
             raise BadRequest(f"'{options['$count']}' is not a valid count option.")
@@ -1401,92 +1297,112 @@ class Handler(BaseHTTPRequestHandler):
                 )
             page_size = min(page_size, int(top))
         key = tenant_id.lower()
-        last_seq = app.read_skiptoken(key, options["$skiptoken"]) if "$skiptoken" in options else 0
+        last_seq = app.read_skiptoken(key, rtype.segment, options["$skiptoken"]) if "$skiptoken" in options else 0
         with app.lock:
             matching = [
-                (seq, partner)
-                for seq, partner in app.data.get(key, {}).values()
-                if wanted_name is None or _same_name_ignoring_case(partner["displayName"], wanted_name)
+                (seq, obj)
+                for seq, obj in app.store(key, rtype.segment).values()
+                if wanted_name is None or _same_name_ignoring_case(obj["displayName"], wanted_name)
             ]
-            remaining = [(seq, partner) for seq, partner in matching if seq > last_seq]
+            remaining = [(seq, obj) for seq, obj in matching if seq > last_seq]
             page = remaining[:page_size] if page_size > 0 else []
-            value = [render_partner(partner, select) for _seq, partner in page]
-        body = {"@odata.context": self._context_url(version, select)}
+            value = [rtype.render(obj, select) for _seq, obj in page]
+        body = {"@odata.context": self._context_url(version, rtype, select)}
         if count == "true":
             body["@odata.count"] = len(matching)
         body["value"] = value
         if page and len(remaining) > len(page):
             pairs = [(name, val) for name, val in ctx.query_pairs if name.lower() != "$skiptoken"]
-            pairs.append(("$skiptoken", app.make_skiptoken(key, page[-1][0])))
+            pairs.append(("$skiptoken", app.make_skiptoken(key, rtype.segment, page[-1][0])))
             query = "&".join(quote(name, safe="$") + "=" + quote(val, safe="$,'()") for name, val in pairs)
             body["@odata.nextLink"] = f"{app.origin}{ctx.path}?{query}"
         return Response(200, body, content_type=GRAPH_JSON)
 
-    def _get(self, ctx, tenant_id, version, partner_id):
+    def _get(self, ctx, tenant_id, version, rtype, object_id):
         app = self.server.app
         options = self._query_options(ctx)
-        select = self._parse_select(options.get("$select"))
+        select = rtype.parse_select(options.get("$select"))
         with app.lock:
-            entry = app.data.get(tenant_id.lower(), {}).get(partner_id)
-            rendered = render_partner(entry[1], select) if entry else None
+            entry = app.store(tenant_id.lower(), rtype.segment).get(object_id)
+            rendered = rtype.render(entry[1], select) if entry else None
         if rendered is None:
-            raise self._partner_not_found(partner_id)
-        body = {"@odata.context": self._context_url(version, select, entity=True)}
+            raise self._not_found_error(rtype, object_id)
+        body = {"@odata.context": self._context_url(version, rtype, select, entity=True)}
         body.update(rendered)
         return Response(200, body, content_type=GRAPH_JSON)
 
     @staticmethod
-    def _partner_not_found(partner_id):
+    def _not_found_error(rtype, object_id):
+        if rtype is GROUP:
+            return GraphError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not "
+                "present.",
+            )
         return GraphError(
-            404, "ResourceNotFound", f"Resource not found: no deviceManagementPartner with id '{partner_id}' exists."
+            404, "ResourceNotFound", f"Resource not found: no {rtype.short_name} with id '{object_id}' exists."
         )
 
-    def _create(self, ctx, tenant_id, version, base):
+    def _create(self, ctx, tenant_id, version, rtype):
         app = self.server.app
-        converted, _client_id = convert_properties(self._json_body(ctx), allow_id=True)  # a client id is ignored
-        partner = new_partner(str(uuid.uuid4()), converted)
+        converted, body_id = rtype.convert(self._json_body(ctx), allow_id=True)
+        object_id = str(uuid.uuid4())
+        if rtype.keeps_client_id and body_id is not None:
+            if not ID_PATTERN.fullmatch(body_id):
+                raise BadRequest(f"Invalid key value '{body_id}' for the property 'id' of '{rtype.entity_type}'.")
+            object_id = body_id
+        # Otherwise a client id is ignored, as Graph does for server-assigned keys.
+        obj = rtype.new(object_id, converted)
         with app.lock:
+            store = app.store(tenant_id.lower(), rtype.segment)
+            if object_id in store:
+                raise GraphError(
+                    409, "Conflict", f"A {rtype.short_name} with id '{object_id}' already exists in this tenant."
+                )
             app.next_seq += 1
-            app.data.setdefault(tenant_id.lower(), {})[partner["id"]] = (app.next_seq, partner)
-            rendered = render_partner(partner)
-        body = {"@odata.context": self._context_url(version, entity=True)}
+            store[object_id] = (app.next_seq, obj)
+            rendered = rtype.render(obj)
+        body = {"@odata.context": self._context_url(version, rtype, entity=True)}
         body.update(rendered)
-        return Response(201, body, {"Location": f"{base}/{partner['id']}"}, GRAPH_JSON)
+        location = f"{app.origin}/{version}/{rtype.context}/{object_id}"
+        return Response(201, body, {"Location": location}, GRAPH_JSON)
 
-    def _update(self, ctx, tenant_id, version, partner_id):
+    def _update(self, ctx, tenant_id, version, rtype, object_id):
         app = self.server.app
-        converted, body_id = convert_properties(self._json_body(ctx), allow_id=True)
-        if body_id is not None and body_id != partner_id:
+        converted, body_id = rtype.convert(self._json_body(ctx), allow_id=True)
+        if body_id is not None and body_id != object_id:
             raise BadRequest(
-                f"The id in the request body ('{body_id}') does not match the id in the URL ('{partner_id}')."
+                f"The id in the request body ('{body_id}') does not match the id in the URL ('{object_id}')."
             )
         with app.lock:
-            entry = app.data.get(tenant_id.lower(), {}).get(partner_id)
+            entry = app.store(tenant_id.lower(), rtype.segment).get(object_id)
             if entry is None:
-                raise self._partner_not_found(partner_id)
+                raise self._not_found_error(rtype, object_id)
             entry[1].update(converted)
-            rendered = render_partner(entry[1])
+            rendered = rtype.render(entry[1])
             patch_status = app.config["patch_status"]
         if patch_status == 200:
-            body = {"@odata.context": self._context_url(version, entity=True)}
+            body = {"@odata.context": self._context_url(version, rtype, entity=True)}
             body.update(rendered)
             return Response(200, body, content_type=GRAPH_JSON)
         return Response(204)
 
-    def _delete(self, tenant_id, partner_id):
+    def _delete(self, tenant_id, rtype, object_id):
         app = self.server.app
         with app.lock:
-            if app.data.get(tenant_id.lower(), {}).pop(partner_id, None) is None:
-                raise self._partner_not_found(partner_id)
+            if app.store(tenant_id.lower(), rtype.segment).pop(object_id, None) is None:
+                raise self._not_found_error(rtype, object_id)
         return Response(204)
 
-    def _terminate(self, tenant_id, partner_id):
+    def _action(self, tenant_id, rtype, object_id, action):
+        """A bound action without parameters (terminate, beginOnboarding, disconnect): 204, no body."""
         app = self.server.app
         with app.lock:
-            entry = app.data.get(tenant_id.lower(), {}).get(partner_id)
+            entry = app.store(tenant_id.lower(), rtype.segment).get(object_id)
             if entry is None:
-                raise self._partner_not_found(partner_id)
-            entry[1]["partnerState"] = "terminated"
+                raise self._not_found_error(rtype, object_id)
+            action(entry[1])
         return Response(204)
 
     # -- Entra ID --------------------------------------------------------------------------------------------------
@@ -1927,6 +1843,10 @@ class Handler(BaseHTTPRequestHandler):
             action = routes.get((method, route))
             if action is not None:
                 return action()
+        if route.startswith("state/") and route[len("state/") :] in COLLECTIONS:
+            if method != "GET":
+                return Response(405, {"error": f"method {method} not allowed on /_emulator/{route}"})
+            return app.state_snapshot(route[len("state/") :])
         if method == "DELETE" and route.startswith("faults/"):
             with app.lock:
                 before = len(app.faults)

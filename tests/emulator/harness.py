@@ -77,17 +77,27 @@ class Control:
         """Logged Graph requests with method POST, PATCH or DELETE."""
         return [entry for entry in self.log() if entry["kind"] == "graph" and entry["method"] in _WRITE_METHODS]
 
-    def state(self):
-        """``{tenant_id: [partner, ...]}`` as Graph would return the partners."""
-        return self._call("GET", "state")["tenants"]
+    def state(self, collection=None):
+        """``{tenant_id: [object, ...]}`` as Graph would return them: the device management partners, or the objects
+        of ``collection`` (deviceManagementPartners, complianceManagementPartners, remoteAssistancePartners,
+        mobileThreatDefenseConnectors or groups)."""
+        return self._call("GET", f"state/{collection}" if collection else "state")["tenants"]
 
     def reset(self):
         """Seeded state, CLI config; no faults, mutations, log or stats."""
         return self._call("POST", "reset")
 
     def seed(self, mapping):
-        """Replace the partners of the named tenants (creating unknown tenants); returns all tenants' credentials."""
+        """Replace the partners of the named tenants (creating unknown tenants); returns all tenants' credentials.
+
+        ``mapping`` is ``{tenant_id: [partners]}`` or ``{tenant_id: {collection: [objects]}}`` (only the named
+        collections are replaced); the two shapes may be mixed.
+        """
         return self._call("POST", "seed", mapping)
+
+    def seed_collections(self, tenant_id, **collections):
+        """Replace the named collections of one tenant, e.g. ``seed_collections(tid, groups=[...])``."""
+        return self._call("POST", "seed", {tenant_id: collections})
 
     def config(self, **values):
         """Set any of page_size, patch_status, token_lifetime; returns the whole config."""
@@ -108,7 +118,7 @@ class Control:
         return self._call("DELETE", "faults")
 
     def add_mutation(self, **spec):
-        """Add a mutation (method, path regex, tenant, id, set, times); returns its id."""
+        """Add a mutation (method, path regex, tenant, collection, id, set, times); returns its id."""
         return self._call("POST", "mutations", spec)["id"]
 
     def clear_mutations(self):

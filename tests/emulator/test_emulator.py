@@ -587,7 +587,8 @@ def test_dates_are_normalised_to_utc_with_seven_digits(emulator, token):
 
 def test_patch_answers_204_and_applies_only_given_properties(emulator, token):
     seed_partners(emulator, [{"id": "p1", "displayName": "before", "partnerState": "enabled"}])
-    groups = [{"groupId": str(uuid.uuid4()), "enrollmentType": "partnerEnrollment"}]
+    group_id = str(uuid.uuid4())
+    groups = [{"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group_id}}]
     response = graph(
         emulator,
         "PATCH",
@@ -599,7 +600,16 @@ def test_patch_answers_204_and_applies_only_given_properties(emulator, token):
     assert response.content == b""
     body = graph(emulator, "GET", PARTNERS + "/p1", token).json()
     assert (body["displayName"], body["partnerState"]) == ("after", "enabled")
-    assert body["groupsRequiringPartnerEnrollment"] == groups
+    assert body["groupsRequiringPartnerEnrollment"] == [
+        {
+            "target": {
+                "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                "deviceAndAppManagementAssignmentFilterId": None,
+                "deviceAndAppManagementAssignmentFilterType": "none",
+                "groupId": group_id,
+            }
+        }
+    ]
 
     mismatched = graph(emulator, "PATCH", PARTNERS + "/p1", token, json={"id": "p2", "displayName": "x"})
     assert_graph_error(mismatched, 400, "BadRequest")
