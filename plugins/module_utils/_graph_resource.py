@@ -19,15 +19,17 @@ class Action:
 
     `sets` is what the object shows afterwards; the action is skipped while the object already shows one of the
     values in `unless` (by default, what `sets` says). `requires_existing`: never run right after a create.
+    `exported`: an export carries `option: value` for an object that shows what the action leads to.
     """
 
-    def __init__(self, option, value, path, sets, unless=None, requires_existing=False):
+    def __init__(self, option, value, path, sets, unless=None, requires_existing=False, exported=False):
         self.option = option
         self.value = value
         self.path = path
         self.sets = dict(sets)
         self.unless = unless or {name: (expected,) for name, expected in self.sets.items()}
         self.requires_existing = requires_existing
+        self.exported = exported
 
     def needed(self, view):
         return not all(view.get(name) in values for name, values in self.unless.items())
@@ -144,6 +146,9 @@ class Resource:
         for prop in self.settable:
             if prop.exported and view.get(prop.option) is not None:
                 entry[prop.option] = view[prop.option]
+        for action in self.actions:
+            if action.exported and not action.needed(view):
+                entry[action.option] = action.value
         return entry
 
     def item_path(self, object_id):
