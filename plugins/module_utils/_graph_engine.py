@@ -72,21 +72,16 @@ class Engine:
         desired = self.resource.desired(params)
         actions = self.resource.requested_actions(params)
         if state == "absent":
-            return self._ensure_absent(self.find(params, state), check_mode)
+            return self.remove(self.find(params, state), check_mode)
         desired = self.resolve(desired)
         current = self.find(params, state)
         if current is None:
-            for action in actions:
-                if action.requires_existing:
-                    raise ResourceError(
-                        f"no {self.resource.noun} is named {params.get('display_name')!r}, so none can be {action.value}"
-                    )
-            return self._create(params, desired, actions, check_mode)
+            return self.create(params, desired, actions, check_mode)
         return self.update(current, desired, actions, check_mode)
 
-    def resolve(self, desired):
+    def resolve(self, desired, directory=None):
         """Values that need the tenant (group names) looked up, before anything is compared or written."""
-        directory = GroupDirectory(self.client)
+        directory = directory or GroupDirectory(self.client)
         return {option: self.resource.by_option[option].resolve(directory, value) for option, value in desired.items()}
 
     def update(self, current, desired, actions=(), check_mode=False):
@@ -107,7 +102,12 @@ class Engine:
         changed_properties += self._run_actions(before["id"], after, actions, check_mode)
         return self._result(before, after, changed_properties)
 
-    def _create(self, params, desired, actions, check_mode):
+    def create(self, params, desired, actions=(), check_mode=False):
+        for action in actions:
+            if action.requires_existing:
+                raise ResourceError(
+                    f"no {self.resource.noun} is named {params.get('display_name')!r}, so none can be {action.value}"
+                )
         body = self._body(desired)
         if self.resource.client_assigned_id:
             body = dict(body, id=params["id"])
@@ -135,7 +135,7 @@ class Engine:
             changed += [name for name in action.sets if name not in changed]
         return changed
 
-    def _ensure_absent(self, current, check_mode):
+    def remove(self, current, check_mode=False):
         if current is None:
             return self._result(None, None, [])
         if not check_mode:
@@ -166,7 +166,7 @@ class Engine:
 
     # -- list and export ---------------------------------------------------------------------------------------------
 
-    def listing(self, params):
+    def listing(self, params, directory=None):
         """The info module: every object, one by id (an unknown id gives none), or those with a name.
 
         `desired_state` reproduces each object; with group_names it is portable to another tenant: group targets
@@ -184,7 +184,7 @@ class Engine:
         result = {"changed": False, resource.list_key: views, "desired_state": [resource.export(v) for v in views]}
         if params.get("group_names"):
             warnings = []
-            directory = GroupDirectory(self.client)
+            directory = directory or GroupDirectory(self.client)
             result["desired_state"] = [self.portable(entry, directory, warnings) for entry in result["desired_state"]]
             if warnings:
                 result["warnings"] = warnings

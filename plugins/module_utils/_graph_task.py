@@ -8,6 +8,7 @@ process) both run the same GraphTask, so arguments, check mode, diff and errors 
 
 from __future__ import annotations
 
+from ansible.module_utils.errors import UnsupportedError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import EXPECTED_ERRORS, failure_result
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
 
@@ -34,3 +35,12 @@ class GraphTask:
         if not diff:
             result.pop("diff", None)
         return result
+
+
+def validation_message(validation, module):
+    """The first error of an ArgumentSpecValidator result, worded as AnsibleModule words it."""
+    message = validation.error_messages[0]
+    if isinstance(validation.errors[0], UnsupportedError):
+        # AnsibleModule adds this prefix itself; without it the message reads "colour. Supported parameters ..."
+        message = f"Unsupported parameters for ({module}) module: {message}"
+    return message

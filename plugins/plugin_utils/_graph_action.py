@@ -18,13 +18,13 @@ import os
 
 from ansible.module_utils.basic import remove_values
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 try:
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import build_graph_client
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
+    from ansible_collections.msgraph.intune.plugins.module_utils._graph_task import validation_message
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import REQUESTS_IMPORT_ERROR
 except ImportError:  # a controller without the collection's requirements still runs the module
     REQUESTS_IMPORT_ERROR = "import failed"
@@ -55,11 +55,7 @@ class GraphActionBase(ActionBase):
         validation = validator.validate(self._task.args)
         no_log_values = set(validation._no_log_values)
         if validation.error_messages:
-            message = validation.error_messages[0]
-            if isinstance(validation.errors[0], UnsupportedError):
-                # The module process says the same through AnsibleModule; without it the message reads "colour. ..."
-                message = f"Unsupported parameters for ({module}) module: {message}"
-            result.update(failed=True, msg=message)
+            result.update(failed=True, msg=validation_message(validation, module))
             return remove_values(result, no_log_values)
         params = validation.validated_parameters
 

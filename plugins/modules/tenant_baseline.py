@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tenant_baseline
+short_description: Apply, audit or export a tenant's whole baseline of Intune connector objects
+version_added: 0.2.0
+description:
+  - Converges every Intune connector object of one tenant to a baseline in one task, with one list request per kind
+    of object: device management partners, compliance management partners, remote assistance partners and mobile
+    threat defense connectors.
+  - Each object of O(baseline) takes the options of its module (for example
+    M(msgraph.intune.device_management_partner)), is validated as that module validates it, before any request, and is
+    compared and written exactly as that module does it.
+  - An object is matched to the tenant's objects by O(msgraph.intune.device_management_partner#module:id) when it has
+    one, else by its exact display name (mobile threat defense connectors always by id). Objects of a kind that the
+    baseline manages but does not list are reported as V(unmanaged), and deleted only with O(prune=true).
+  - The C(msgraph.intune.baseline) role is the usual way to run it across many tenants, with drift reports.
+  - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All)
+    (C(DeviceManagementServiceConfig.Read.All) for O(mode=audit) and O(mode=export)), and C(Group.Read.All) when
+    assignment targets name groups or with O(mode=export).
+author:
+  - msgraph.intune contributors (@msgraph-ansible)
+options:
+  baseline:
+    description:
+      - The objects the tenant must have, by kind. A kind that is not given is left alone: it is neither listed nor
+        reported.
+      - Required unless O(mode=export).
+    type: dict
+    suboptions:
+      device_management_partners:
+        description: Option dicts of M(msgraph.intune.device_management_partner).
+        type: list
+        elements: dict
+      compliance_management_partners:
+        description: Option dicts of M(msgraph.intune.compliance_management_partner).
+        type: list
+        elements: dict
+      remote_assistance_partners:
+        description: Option dicts of M(msgraph.intune.remote_assistance_partner).
+        type: list
+        elements: dict
+      mobile_threat_defense_connectors:
+        description: Option dicts of M(msgraph.intune.mobile_threat_defense_connector).
+        type: list
+        elements: dict
+  mode:
+    description:
+      - V(apply) converges the tenant (in check mode, predicts it).
+      - V(audit) only compares, whatever the check mode: it never writes.
+      - V(export) returns the tenant's objects as RV(baseline), a baseline for other tenants.
+    type: str
+    default: apply
+    choices: [apply, audit, export]
+  prune:
+    description:
+      - With O(mode=apply), delete the objects of the managed kinds that the baseline does not list.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - msgraph.intune.graph
+  - msgraph.intune.graph.action_group
+attributes:
+  check_mode:
+    description: Sends no write request; RV(changed) and RV(drift) are the prediction.
+    support: full
+  diff_mode:
+    description: RV(drift) lists every difference; there is no separate diff.
+    support: none
+  platform:
+    description: Runs on the controller or any host with Python, requests and msal.
+    platforms: posix
+    support: full
+seealso:
+  - module: msgraph.intune.device_management_partner
+  - module: msgraph.intune.compliance_management_partner
+  - module: msgraph.intune.remote_assistance_partner
+  - module: msgraph.intune.mobile_threat_defense_connector
+"""
+
+EXAMPLES = r"""
+- name: Audit one tenant against the baseline (never writes)
+  msgraph.intune.tenant_baseline:
+    mode: audit
+    baseline:
+      device_management_partners:
+        - display_name: Jamf Pro
+          partner_state: enabled
+          groups_requiring_partner_enrollment:
+            - type: group
+              group_display_name: Mac fleet
+      mobile_threat_defense_connectors:
+        - id: fc780465-2017-40d4-a0c5-307022471b92
+          android_enabled: true
+          ios_enabled: true
+  register: audit
+
+- name: Apply it, deleting partners that the baseline does not list
+  msgraph.intune.tenant_baseline:
+    baseline: "{{ intune_baseline }}"
+    prune: true
+
+- name: Capture a tenant as a baseline for the others
+  msgraph.intune.tenant_baseline:
+    mode: export
+  register: golden
+"""
+
+RETURN = r"""
+drift:
+  description:
+    - One entry per difference found (in O(mode=apply), per difference fixed or, in check mode, to be fixed).
+    - C(status) is V(drift) for a property that differs (C(property), C(current), C(desired)), V(missing) for an
+      object of the baseline that the tenant lacks, V(unmanaged) for an object of a managed kind that the baseline
+      does not list. An object of the baseline with C(state=absent) that exists is a V(drift) of C(property=state).
+  returned: unless O(mode=export)
+  type: list
+  elements: dict
+  sample:
+    - kind: device_management_partners
+      object: Jamf Pro
+      id: 1f1e5d5e-3b8e-4b0a-9f57-6f1f2b0f1a10
+      status: drift
+      property: partner_state
+      current: unresponsive
+      desired: enabled
+    - kind: compliance_management_partners
+      object: Contoso compliance
+      id: null
+      status: missing
+      property: state
+      current: absent
+      desired: present
+  contains:
+    kind:
+      description: The O(baseline) key of the object's kind.
+      type: str
+      returned: always
+    object:
+      description: The object's display name, or its id when it has none.
+      type: str
+      returned: always
+    id:
+      description: The object's id in this tenant (V(null) for a missing object).
+      type: str
+      returned: always
+    status:
+      description: V(drift), V(missing) or V(unmanaged).
+      type: str
+      returned: always
+    property:
+      description: The option that differs; V(state) for existence.
+      type: str
+      returned: always
+    current:
+      description: What the tenant holds (as the module returns it; group targets with ids).
+      type: raw
+      returned: always
+    desired:
+      description: What the baseline asks for; for V(unmanaged), V(absent) when pruning and V(null) otherwise.
+      type: raw
+      returned: always
+counts:
+  description: How many entries of RV(drift) have each status.
+  returned: unless O(mode=export)
+  type: dict
+  sample: {drift: 1, missing: 1, unmanaged: 0}
+kinds:
+  description: The kinds that the baseline manages, in the order they were handled.
+  returned: unless O(mode=export)
+  type: list
+  elements: str
+  sample: [device_management_partners, mobile_threat_defense_connectors]
+baseline:
+  description:
+    - With O(mode=export), every kind's objects as options of their modules, portable to other tenants, as the
+      info modules export them with O(msgraph.intune.device_management_partner_info#module:group_names=true).
+  returned: when O(mode=export)
+  type: dict
+  sample:
+    device_management_partners:
+      - display_name: Jamf Pro
+        partner_state: enabled
+        groups_requiring_partner_enrollment:
+          - type: group
+            group_display_name: Mac fleet
+    compliance_management_partners: []
+    remote_assistance_partners: []
+    mobile_threat_defense_connectors:
+      - id: fc780465-2017-40d4-a0c5-307022471b92
+        android_enabled: true
+"""
+
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_baseline import TASK
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_module import GraphModule
+
+
+def main():
+    GraphModule(TASK).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A tenant's baseline: validation first, one list per kind, matching, drift rows, apply, prune and export."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_baseline import KINDS, TenantBaseline
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphOptionError, ResourceError
+
+from tests.unit.plugins.module_utils.fake_graph import FakeGraph
+
+PARTNERS = KINDS["device_management_partners"].collection
+COMPLIANCE = KINDS["compliance_management_partners"].collection
+REMOTE = KINDS["remote_assistance_partners"].collection
+MTD = KINDS["mobile_threat_defense_connectors"].collection
+SALES = "5a1e5000-0000-4000-8000-000000000001"
+MTD_ID = "fc780465-2017-40d4-a0c5-307022471b92"
+
+
+def tenant(**collections):
+    data = {PARTNERS: [], COMPLIANCE: [], REMOTE: [], MTD: [], "groups": [{"id": SALES, "displayName": "Sales"}]}
+    data.update(collections)
+    return FakeGraph(data, actions={"beginOnboarding": lambda obj: obj.update(onboardingStatus="onboarding")})
+
+
+def jamf(**overrides):
+    obj = {
+        "id": "p-jamf",
+        "displayName": "Jamf Pro",
+        "partnerState": "enabled",
+        "isConfigured": True,
+        "groupsRequiringPartnerEnrollment": [],
+    }
+    obj.update(overrides)
+    return obj
+
+
+BASELINE = {
+    "device_management_partners": [
+        {
+            "display_name": "Jamf Pro",
+            "partner_state": "enabled",
+            "groups_requiring_partner_enrollment": [{"type": "group", "group_display_name": "Sales"}],
+        }
+    ],
+    "mobile_threat_defense_connectors": [{"id": MTD_ID, "android_enabled": True}],
+}
+
+
+def run(client, baseline=None, mode="apply", prune=False, check_mode=False):
+    return TenantBaseline(client).run({"baseline": baseline, "mode": mode, "prune": prune}, check_mode)
+
+
+class TestValidation:
+    @pytest.mark.parametrize(
+        "baseline, message",
+        [
+            (
+                {"device_management_partners": [{"display_name": "A", "colour": "red"}]},
+                "baseline.device_management_partners[0]: Unsupported parameters",
+            ),
+            (
+                {"device_management_partners": [{"display_name": "A", "is_configured": "maybe"}]},
+                "baseline.device_management_partners[0]: ",
+            ),
+            (
+                {"device_management_partners": [{"display_name": "A", "partner_state": "on"}]},
+                "value of partner_state must be one of",
+            ),
+            (
+                {"compliance_management_partners": [{"partner_state": "enabled"}]},
+                "one of the following is required: id, display_name",
+            ),
+            ({"mobile_threat_defense_connectors": [{"android_enabled": True}]}, "missing required arguments: id"),
+            (
+                {
+                    "mobile_threat_defense_connectors": [
+                        {"id": MTD_ID, "partner_unresponsiveness_threshold_in_days": -2}
+                    ]
+                },
+                "must be between 0 and",
+            ),
+            (
+                {"device_management_partners": [{"display_name": "A", "client_secret": "s3cr3t"}]},
+                "Unsupported parameters",
+            ),
+            (
+                {
+                    "device_management_partners": [
+                        {
+                            "display_name": "A",
+                            "groups_requiring_partner_enrollment": [{"type": "all_devices"}, {"type": "all_devices"}],
+                        }
+                    ]
+                },
+                "lists the same target twice",
+            ),
+        ],
+    )
+    def test_bad_objects_fail_before_any_request(self, baseline, message):
+        client = tenant()
+        # A valid kind first: validation of everything still happens before its list request.
+        baseline = dict({"remote_assistance_partners": [{"display_name": "TeamViewer"}]}, **baseline)
+        with pytest.raises(GraphOptionError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            run(client, baseline)
+        assert client.calls == []
+
+
+class TestAudit:
+    def test_one_list_per_managed_kind_and_no_write(self):
+        client = tenant(
+            **{PARTNERS: [jamf(partnerState="unresponsive"), {"id": "p-old", "displayName": "Old partner"}]}
+        )
+        result = run(client, BASELINE, mode="audit")
+        assert client.writes == []
+        assert [call for call in client.calls if call[0] == "list" and call[1] != "groups"] == [
+            ("list", PARTNERS, None),
+            ("list", MTD, None),
+        ]
+        assert result["drift"] == [
+            {
+                "kind": "device_management_partners",
+                "object": "Jamf Pro",
+                "id": "p-jamf",
+                "status": "drift",
+                "property": "partner_state",
+                "current": "unresponsive",
+                "desired": "enabled",
+            },
+            {
+                "kind": "device_management_partners",
+                "object": "Jamf Pro",
+                "id": "p-jamf",
+                "status": "drift",
+                "property": "groups_requiring_partner_enrollment",
+                "current": [],
+                "desired": [{"type": "group", "group_id": SALES}],
+            },
+            {
+                "kind": "device_management_partners",
+                "object": "Old partner",
+                "id": "p-old",
+                "status": "unmanaged",
+                "property": "state",
+                "current": "present",
+                "desired": None,
+            },
+            {
+                "kind": "mobile_threat_defense_connectors",
+                "object": MTD_ID,
+                "id": MTD_ID,
+                "status": "missing",
+                "property": "state",
+                "current": "absent",
+                "desired": "present",
+            },
+        ]
+        assert result["counts"] == {"drift": 2, "missing": 1, "unmanaged": 1}
+        assert result["kinds"] == ["device_management_partners", "mobile_threat_defense_connectors"]
+        assert result["changed"] is True
+
+    def test_audit_with_prune_still_writes_nothing(self):
+        client = tenant(**{PARTNERS: [jamf(), {"id": "p-old", "displayName": "Old"}]})
+        result = run(client, BASELINE, mode="audit", prune=True)
+        assert client.writes == []
+        assert result["drift"][-2]["desired"] == "absent"
+
+
+class TestApply:
+    def test_converges_then_changes_nothing(self):
+        client = tenant(**{PARTNERS: [jamf(partnerState="unresponsive"), {"id": "p-old", "displayName": "Old"}]})
+        first = run(client, BASELINE)
+        assert [(call[0], call[1]) for call in client.writes] == [("update", f"{PARTNERS}/p-jamf"), ("create", MTD)]
+        assert client.writes[1][2] == {"androidEnabled": True, "id": MTD_ID}
+        assert first["changed"] is True
+        client.calls.clear()
+        second = run(client, BASELINE)
+        assert client.writes == []
+        assert second["changed"] is False
+        assert [row["status"] for row in second["drift"]] == ["unmanaged"]  # never deleted without prune
+
+    def test_prune_deletes_what_the_baseline_does_not_list(self):
+        client = tenant(
+            **{
+                PARTNERS: [jamf(), {"id": "p-old", "displayName": "Old"}],
+                MTD: [{"id": MTD_ID, "androidEnabled": True}, {"id": "other-mtd"}],
+            }
+        )
+        result = run(
+            client,
+            {
+                "device_management_partners": [{"display_name": "Jamf Pro"}],
+                "mobile_threat_defense_connectors": [{"id": MTD_ID}],
+            },
+            prune=True,
+        )
+        assert sorted(call[1] for call in client.writes) == [f"{PARTNERS}/p-old", f"{MTD}/other-mtd"]
+        assert result["counts"]["unmanaged"] == 2
+
+    def test_check_mode_predicts_without_writing(self):
+        client = tenant(**{PARTNERS: [{"id": "p-old", "displayName": "Old"}]})
+        result = run(client, BASELINE, prune=True, check_mode=True)
+        assert client.writes == []
+        assert result["changed"] is True
+        assert result["counts"] == {"drift": 0, "missing": 2, "unmanaged": 1}
+
+    def test_state_absent_object(self):
+        client = tenant(**{REMOTE: [{"id": "r1", "displayName": "TeamViewer", "onboardingStatus": "onboarded"}]})
+        result = run(client, {"remote_assistance_partners": [{"display_name": "TeamViewer", "state": "absent"}]})
+        assert client.writes == [("delete", f"{REMOTE}/r1", None)]
+        assert result["drift"] == [
+            {
+                "kind": "remote_assistance_partners",
+                "object": "TeamViewer",
+                "id": "r1",
+                "status": "drift",
+                "property": "state",
+                "current": "present",
+                "desired": "absent",
+            }
+        ]
+
+    def test_actions_run_on_match_and_after_create(self):
+        client = tenant()
+        run(client, {"remote_assistance_partners": [{"display_name": "TeamViewer", "onboarding": "started"}]})
+        assert [call[0] for call in client.writes] == ["create", "action"]
+        assert client.writes[1][1].endswith("/beginOnboarding")
+
+
+class TestMatching:
+    def test_ambiguous_name(self):
+        client = tenant(**{PARTNERS: [jamf(), jamf(id="p-jamf-2")]})
+        with pytest.raises(
+            ResourceError,
+            match=r"baseline.device_management_partners\[0\]: 2 device management partners are named 'Jamf Pro'",
+        ):
+            run(client, BASELINE)
+        assert client.writes == []
+
+    def test_two_entries_for_one_object(self):
+        client = tenant(**{PARTNERS: [jamf()]})
+        baseline = {"device_management_partners": [{"display_name": "Jamf Pro"}, {"id": "P-JAMF"}]}
+        with pytest.raises(ResourceError, match="name the same object"):
+            run(client, baseline)
+
+    def test_unknown_id_of_a_named_kind(self):
+        client = tenant()
+        with pytest.raises(ResourceError, match="no device management partner has id p-gone"):
+            run(client, {"device_management_partners": [{"id": "p-gone", "display_name": "X"}]})
+        assert client.writes == []
+
+    def test_group_names_resolve_once_per_tenant(self):
+        client = tenant()
+        target = [{"type": "group", "group_display_name": "Sales"}]
+        baseline = {
+            "device_management_partners": [{"display_name": "Jamf Pro", "groups_requiring_partner_enrollment": target}],
+            "compliance_management_partners": [
+                {"display_name": "C", "ios_enrollment_assignments": target, "android_enrollment_assignments": target}
+            ],
+        }
+        run(client, baseline, mode="audit")
+        assert [call[1] for call in client.calls if call[1] == "groups"] == ["groups"]
+
+
+def test_export_is_portable():
+    client = tenant(
+        **{
+            PARTNERS: [
+                jamf(
+                    groupsRequiringPartnerEnrollment=[
+                        {"target": {"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": SALES}}
+                    ]
+                )
+            ],
+            REMOTE: [
+                {
+                    "id": "r1",
+                    "displayName": "TeamViewer",
+                    "onboardingUrl": "https://example.test",
+                    "onboardingStatus": "onboarded",
+                }
+            ],
+            MTD: [{"id": MTD_ID, "androidEnabled": True, "partnerState": "enabled"}],
+        }
+    )
+    result = run(client, mode="export")
+    assert client.writes == []
+    assert result["baseline"] == {
+        "device_management_partners": [
+            {
+                "display_name": "Jamf Pro",
+                "partner_state": "enabled",
+                "is_configured": True,
+                "groups_requiring_partner_enrollment": [{"type": "group", "group_display_name": "Sales"}],
+            }
+        ],
+        "compliance_management_partners": [],
+        "remote_assistance_partners": [
+            {"display_name": "TeamViewer", "onboarding_url": "https://example.test", "onboarding": "started"}
+        ],
+        "mobile_threat_defense_connectors": [{"id": MTD_ID, "android_enabled": True}],
+    }
+    # The export applies back: audit of the same tenant finds nothing but a clean state.
+    assert run(client, result["baseline"], mode="audit")["drift"] == []
