@@ -19,7 +19,7 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint matrix matrix-extra bench bench-scale test-reliability
+.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint matrix matrix-extra bench bench-scale bench-baseline test-reliability
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
@@ -33,6 +33,7 @@ help:
 	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv (2.19) and .venv-latest (newest)"
 	@echo "make bench     msgraph.intune vs ansible.builtin.uri vs the request floor on the emulator (BENCH_ARGS=...)"
 	@echo "make bench-scale  100 tenants as hosts, forks 10: wall time, CPU and memory per worker"
+	@echo "make bench-baseline  the baseline role's audit of 50 tenants vs the same audit with ansible.builtin.uri"
 	@echo "make import-time  module start-up import time with and without msal"
 	@echo "make clean     remove venvs, caches and test output"
 
@@ -116,6 +117,9 @@ bench: venv
 
 bench-scale: venv
 	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/run_bench.py --scale $(BENCH_ARGS)
+
+bench-baseline: venv
+	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/bench_baseline.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-latest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
