@@ -100,7 +100,11 @@ class TenantBaseline:
     def run(self, params, check_mode=False):
         if params.get("mode") == "export":
             return self.export()
-        validated = validate_baseline(params.get("baseline"))
+        # The argument spec fills every kind that the task leaves out with None.
+        kinds = {kind: objects for kind, objects in (params.get("baseline") or {}).items() if objects is not None}
+        if not kinds:
+            raise GraphOptionError(f"baseline is required with mode={params.get('mode')}: it names the kinds to manage")
+        validated = validate_baseline(kinds)
         dry_run = check_mode or params.get("mode") == "audit"
         report = []
         changed = False

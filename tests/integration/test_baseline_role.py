@@ -170,8 +170,7 @@ def task_results(run, task):
     return {entry["host"]: entry for entry in run.results if entry["task"].endswith(" : " + task)}
 
 
-COMPARE = "Compare the tenant with the baseline (never writes)"
-CONVERGE = "Converge the tenant to the baseline"
+CONVERGE = "Apply, audit (never writes) or export the tenant's baseline"
 
 
 def test_audit_reports_drift_of_two_tenants_without_writing(emulator, baseline):
@@ -368,8 +367,9 @@ def test_export_then_apply_to_a_tenant_with_other_group_ids(emulator, baseline):
         ),
         ({"mobile_threat_defense_connectors": [{"id": MTD_ID, "android_enabled": "sometimes"}]}, "android_enabled"),
         ({"device_management_partners": "Jamf Pro"}, "device_management_partners"),
+        ({}, "baseline is required with mode=audit"),
     ],
-    ids=["unknown-kind", "unknown-option", "wrong-type", "not-a-list"],
+    ids=["unknown-kind", "unknown-option", "wrong-type", "not-a-list", "empty"],
 )
 def test_bad_baseline_fails_before_any_request(emulator, baseline, bad, message):
     seed(emulator, in_line(0), in_line(1), in_line(2))
