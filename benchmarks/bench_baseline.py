@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from run_bench import LOOPBACK_ONLY_ENV, REPO_ROOT, VENV_BIN, start_bench_emulator
+from run_bench import VENV_BIN, ansible_environment, start_bench_emulator
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 MTD_ID = "fc780465-2017-40d4-a0c5-307022471b92"
@@ -126,19 +126,8 @@ def run_variant(variant, emulator, state, inventory, workdir, forks, latency):
     emulator.control.clear_log()
     if latency > 0:
         emulator.control.add_fault(method="*", path="", kind="latency", latency=latency, probability=1, times=None)
-    env = dict(os.environ)
-    env.update(LOOPBACK_ONLY_ENV)
-    env.update(
-        {
-            "ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO_ROOT, ".collections"),
-            "ANSIBLE_HOME": os.path.join(workdir, "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": os.path.join(workdir, "ansible-home", "tmp"),
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        }
-    )
-    env.pop("MSGRAPH_INTUNE_FORCE_MODULE", None)
+    # run_bench's environment: loopback-only proxies, this tree's collection, a private ANSIBLE_HOME.
+    env = ansible_environment(workdir, os.path.join(workdir, "processes"), os.path.join(workdir, "timeline"), {})
     command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory, "--forks", str(forks)]
     command.append(os.path.join(BENCH_DIR, VARIANTS[variant]))
     start = time.perf_counter()

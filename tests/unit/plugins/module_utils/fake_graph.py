@@ -1,13 +1,17 @@
 """An in-memory stand-in for GraphClient: collections of objects by path, and a log of every call.
 
 Only what the engine uses: get, get_or_none, list (with $filter displayName eq, as Graph: ignoring case), create,
-update (204 by default), delete and action. Actions are looked up in `actions`: {name: function(object)}.
+update, delete and action. Actions are looked up in `actions`: {name: function(object)}.
+
+- `update_status`: 204 (update returns None) or 200 (it returns the object);
+- `server_changes`: fields the service itself changes while handling a PATCH (only a 200 answer shows them);
+- `filter_status`: 400 makes every list with a $filter fail, as an endpoint that cannot filter would;
+- `recover`: the recover() function of the last create, to play a lost answer.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphError
 
@@ -15,22 +19,21 @@ WRITES = ("create", "update", "delete", "action")
 
 
 class FakeGraph:
-    def __init__(self, collections=None, actions=None, update_status=204):
+    def __init__(self, collections=None, actions=None, update_status=204, server_changes=None, filter_status=200):
         # {collection path: {id: object}}
         self.collections = {
             path: {obj["id"]: copy.deepcopy(obj) for obj in objects} for path, objects in (collections or {}).items()
         }
         self.actions = actions or {}
         self.update_status = update_status
+        self.server_changes = server_changes or {}
+        self.filter_status = filter_status
+        self.recover = None
         self.calls = []
-        self._ids = itertools.count(1)
 
     @property
     def writes(self):
         return [call for call in self.calls if call[0] in WRITES]
-
-    def reads(self, path_prefix=""):
-        return [call for call in self.calls if call[0] in ("get", "list") and call[1].startswith(path_prefix)]
 
     def _object(self, path):
         collection, object_id = path.rsplit("/", 1)
@@ -65,6 +68,8 @@ class FakeGraph:
 
     def list(self, path, params=None):
         self.calls.append(("list", path, params))
+        if params and "$filter" in params and self.filter_status == 400:
+            raise GraphError("filter not supported", status=400, code="BadRequest")
         items = [copy.deepcopy(obj) for obj in self.collections.get(path, {}).values()]
         if params and "$filter" in params:
             wanted = params["$filter"].split(" eq ", 1)[1][1:-1].replace("''", "'").casefold()
@@ -73,8 +78,9 @@ class FakeGraph:
 
     def create(self, path, body, recover=None):
         self.calls.append(("create", path, copy.deepcopy(body)))
+        self.recover = recover
         created = copy.deepcopy(body)
-        created.setdefault("id", f"new-{next(self._ids)}")
+        created.setdefault("id", f"new-{len(self.collections.get(path, {})) + 1}")
         self.collections.setdefault(path, {})[created["id"]] = created
         return copy.deepcopy(created)
 
@@ -82,6 +88,7 @@ class FakeGraph:
         self.calls.append(("update", path, copy.deepcopy(body)))
         obj = self._object(path)
         obj.update(copy.deepcopy(body))
+        obj.update(copy.deepcopy(self.server_changes))
         return copy.deepcopy(obj) if self.update_status == 200 else None
 
     def delete(self, path):

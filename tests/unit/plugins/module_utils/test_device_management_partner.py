@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from ansible_collections.msgraph.intune.plugins.module_utils._device_management_partner import RESOURCE
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_engine import Engine
@@ -18,6 +16,8 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors impor
     ResourceError,
     failure_result,
 )
+
+from tests.unit.plugins.module_utils.fake_graph import FakeGraph
 
 COLLECTION = RESOURCE.collection
 PROPERTIES = RESOURCE.properties
@@ -33,9 +33,6 @@ def ensure_partner(client, params, check_mode=False):
 
 def list_partners(client, params):
     return Engine(RESOURCE, client).listing(params)
-
-
-WRITES = ("create", "update", "delete", "action")
 
 
 def graph_partner(partner_id="p1", **overrides):
@@ -65,86 +62,12 @@ def graph_partner(partner_id="p1", **overrides):
     return partner
 
 
-class FakeClient:
-    """GraphClient's methods over an in-memory collection; records every call as (method, path, payload)."""
+class FakeClient(FakeGraph):
+    """The partner collection of a FakeGraph, with Graph's terminate action."""
 
-    def __init__(self, *partners, update_status=204, filter_status=200, server_changes=None):
-        self.partners = {partner["id"]: copy.deepcopy(partner) for partner in partners}
-        self.update_status = update_status
-        # Fields the service itself changes while handling a PATCH (only a 200 answer shows them).
-        self.server_changes = server_changes or {}
-        self.filter_status = filter_status
-        self.calls = []
-        self.recover = None
-
-    @property
-    def writes(self):
-        return [call for call in self.calls if call[0] in WRITES]
-
-    def _id(self, path):
-        assert path.startswith(COLLECTION + "/"), path
-        return path[len(COLLECTION) + 1 :].split("/")[0]
-
-    def _not_found(self, path):
-        return GraphError(
-            f"GET /v1.0/{path} failed: HTTP 404 ResourceNotFound",
-            status=404,
-            code="ResourceNotFound",
-            request_id="req-404",
-            client_request_id="cli-404",
-            method="GET",
-            path=f"/v1.0/{path}",
-        )
-
-    def get(self, path, params=None):
-        self.calls.append(("get", path, params))
-        partner_id = self._id(path)
-        if partner_id not in self.partners:
-            raise self._not_found(path)
-        return copy.deepcopy(self.partners[partner_id])
-
-    def get_or_none(self, path, params=None):
-        try:
-            return self.get(path, params)
-        except GraphError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def list(self, path, params=None):
-        self.calls.append(("list", path, params))
-        assert path == COLLECTION
-        if params and self.filter_status == 400:
-            raise GraphError("filter not supported", status=400, code="BadRequest")
-        items = [copy.deepcopy(partner) for partner in self.partners.values()]
-        if params:
-            # Graph's eq on strings ignores case: the client must still match exactly.
-            wanted = params["$filter"].split(" eq ", 1)[1][1:-1].replace("''", "'").lower()
-            items = [item for item in items if (item.get("displayName") or "").lower() == wanted]
-        return items
-
-    def create(self, path, body, recover=None):
-        self.calls.append(("create", path, copy.deepcopy(body)))
-        self.recover = recover
-        created = dict(body, id=f"new-{len(self.partners) + 1}")
-        self.partners[created["id"]] = created
-        return copy.deepcopy(created)
-
-    def update(self, path, body):
-        self.calls.append(("update", path, copy.deepcopy(body)))
-        partner = self.partners[self._id(path)]
-        partner.update(body)
-        partner.update(self.server_changes)
-        return copy.deepcopy(partner) if self.update_status == 200 else None
-
-    def delete(self, path):
-        self.calls.append(("delete", path, None))
-        del self.partners[self._id(path)]
-
-    def action(self, path):
-        self.calls.append(("action", path, None))
-        assert path.endswith("/terminate"), path
-        self.partners[self._id(path)]["partnerState"] = "terminated"
+    def __init__(self, *partners, **options):
+        terminate = {"terminate": lambda partner: partner.update(partnerState="terminated")}
+        super().__init__({COLLECTION: partners}, actions=terminate, **options)
 
 
 def params(**given):
