@@ -38,6 +38,8 @@ PLANTED_DEV_FILES = (
     ".ruff_cache/0.17.6/123",
     "tests/output/junit/python3.11-units.xml",
     "benchmarks/results/latest.json",
+    "examples/audit/reports/drift-contoso.md",
+    "examples/baseline/contoso.yml",
     "plugins/module_utils/__pycache__/_partner.cpython-311.pyc",
     "plugins/modules/device_management_partner.pyc",
     ".emulator/state.json",

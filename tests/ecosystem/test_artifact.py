@@ -14,7 +14,7 @@ from tests.ecosystem.conftest import PLANTED_DEV_FILES, REPO_ROOT, VENV_BIN, cle
 DEV_PATH_RE = re.compile(
     r"""
     (^|/)(\.venv[^/]*|\.collections|\.ansible|\.tmp|\.cache|\.pytest_cache|\.ruff_cache|__pycache__|\.git|\.ci)(/|$)
-    | ^(tools|tests/output|benchmarks/results)(/|$)
+    | ^(tools|tests/output|benchmarks/results|examples/audit/reports|examples/baseline)(/|$)
     | ^(Makefile|pyproject\.toml|DEVELOPERS\.md|\.ansible-lint|ansible\.cfg|\.gitignore|changelogs/\.plugin-cache\.yaml)$
     | \.pyc$ | \.tar\.gz$ | (^|/)\.emulator | emulator-state
     """,
