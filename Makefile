@@ -19,8 +19,8 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint publish-check matrix matrix-extra \
-	bench bench-scale test-reliability
+.PHONY: help venv venv-latest venv-oldest lint sanity pytest test demo clean import-time docs-lint publish-check matrix \
+	matrix-extra bench bench-scale test-reliability
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
@@ -32,7 +32,7 @@ help:
 	@echo "make test-reliability  faults, throttling, bad input and secret scans through ansible-playbook (~3 min)"
 	@echo "make docs-lint antsibull-docs lint-collection-docs --plugin-docs, antsibull-changelog lint"
 	@echo "make publish-check  build the tarball and run galaxy-importer on it (Galaxy's and Automation Hub's checks)"
-	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv (2.19) and .venv-latest (newest)"
+	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv-oldest (2.16), .venv (2.19), .venv-latest"
 	@echo "make bench     msgraph.intune vs ansible.builtin.uri vs the request floor on the emulator (BENCH_ARGS=...)"
 	@echo "make bench-scale  100 tenants as hosts, forks 10: wall time, CPU and memory per worker"
 	@echo "make import-time  module start-up import time with and without msal"
@@ -53,6 +53,9 @@ $(COLLECTION_LINK):
 
 venv-latest:
 	@tools/venv-latest.sh >/dev/null
+
+venv-oldest:
+	@tools/venv-oldest.sh >/dev/null
 
 # Every linter runs even when an earlier one fails, so that one run reports everything.
 # ansible-lint wants its venv's bin/ on PATH (it warns and adds it itself otherwise).
@@ -99,13 +102,13 @@ docs-lint: venv
 publish-check: venv
 	tools/publish_check.sh
 
-# All four legs: {sanity, tests} x {.venv, .venv-latest}, with a wall time per leg.
+# All six legs: {sanity, tests} x {.venv-oldest, .venv, .venv-latest}, with a wall time per leg.
 matrix: venv
 	tools/matrix.sh
 
 # The legs that make test's sanity (newest core) and pytest (.venv) stages do not already run.
 matrix-extra: venv
-	tools/matrix.sh sanity:base tests:latest
+	tools/matrix.sh sanity:oldest tests:oldest sanity:base tests:latest
 
 # The reliability and security suite (tests/reliability/): throttling storms, random faults, lost answers,
 # concurrent edits, token expiry, bad and odd input, TLS, all at -vvvv with secret scans. Ends with its
@@ -123,5 +126,5 @@ bench-scale: venv
 	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/run_bench.py --scale $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-latest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
+	rm -rf $(VENV) .venv-latest .venv-oldest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -31,6 +31,7 @@ COLLECTION = "msgraph.intune"
 PLANTED_DEV_FILES = (
     ".venv/bin/activate",
     ".venv-latest/pyvenv.cfg",
+    ".venv-oldest/bin/python",
     ".ansible/collections/ansible_collections/README",
     ".tmp/sanity/ansible_collections/msgraph/intune/galaxy.yml",
     ".cache/pip/http/entry",
