@@ -10,7 +10,7 @@ DEV_REQUIREMENTS := tests/requirements-dev.txt
 COLLECTION_LINK := .collections/ansible_collections/msgraph/intune
 PYTEST_ARGS ?= -n 2
 # Stages of `make test`, in order; add new sub-targets here.
-TEST_STAGES ?= lint sanity pytest docs-lint matrix-extra
+TEST_STAGES ?= lint sanity pytest docs-lint publish-check matrix-extra
 
 # pytest runs with proxies on a closed loopback port: a request that escapes the emulator (to a Microsoft host,
 # or to 169.254.169.254) fails at once instead of leaving the machine. Only the pytest recipe gets these;
@@ -19,7 +19,8 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	https_proxy=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 \
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-.PHONY: help venv venv-latest lint sanity pytest test demo clean import-time docs-lint matrix matrix-extra bench bench-scale bench-baseline test-reliability
+.PHONY: help venv venv-latest venv-oldest lint sanity pytest test demo clean import-time docs-lint publish-check matrix \
+	matrix-extra bench bench-scale bench-baseline test-reliability
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
@@ -30,7 +31,8 @@ help:
 	@echo "make demo      examples/demo.yml against the Graph emulator: check + diff, apply, apply again (changed=0)"
 	@echo "make test-reliability  faults, throttling, bad input and secret scans through ansible-playbook (~3 min)"
 	@echo "make docs-lint antsibull-docs lint-collection-docs --plugin-docs, antsibull-changelog lint"
-	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv (2.19) and .venv-latest (newest)"
+	@echo "make publish-check  build the tarball and run galaxy-importer on it (Galaxy's and Automation Hub's checks)"
+	@echo "make matrix    sanity + tests/integration + tests/ecosystem on .venv-oldest (2.16), .venv (2.19), .venv-latest"
 	@echo "make bench     msgraph.intune vs ansible.builtin.uri vs the request floor on the emulator (BENCH_ARGS=...)"
 	@echo "make bench-scale  100 tenants as hosts, forks 10: wall time, CPU and memory per worker"
 	@echo "make bench-baseline  the baseline role's audit of 50 tenants vs the same audit with ansible.builtin.uri"
@@ -52,6 +54,9 @@ $(COLLECTION_LINK):
 
 venv-latest:
 	@tools/venv-latest.sh >/dev/null
+
+venv-oldest:
+	@tools/venv-oldest.sh >/dev/null
 
 # Every linter runs even when an earlier one fails, so that one run reports everything.
 # ansible-lint wants its venv's bin/ on PATH (it warns and adds it itself otherwise).
@@ -95,13 +100,16 @@ import-time: venv
 docs-lint: venv
 	tools/docs_lint.sh
 
-# All four legs: {sanity, tests} x {.venv, .venv-latest}, with a wall time per leg.
+publish-check: venv
+	tools/publish_check.sh
+
+# All six legs: {sanity, tests} x {.venv-oldest, .venv, .venv-latest}, with a wall time per leg.
 matrix: venv
 	tools/matrix.sh
 
 # The legs that make test's sanity (newest core) and pytest (.venv) stages do not already run.
 matrix-extra: venv
-	tools/matrix.sh sanity:base tests:latest
+	tools/matrix.sh sanity:oldest tests:oldest sanity:base tests:latest
 
 # The reliability and security suite (tests/reliability/): throttling storms, random faults, lost answers,
 # concurrent edits, token expiry, bad and odd input, TLS, all at -vvvv with secret scans. Ends with its
@@ -122,5 +130,5 @@ bench-baseline: venv
 	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/bench_baseline.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-latest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
+	rm -rf $(VENV) .venv-latest .venv-oldest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Run sanity and the playbook-level tests (tests/integration and tests/ecosystem) on two ansible-core versions:
-#   base    .venv         (made by `make venv`: Python 3.11, ansible-core 2.19)
+# Run sanity and the playbook-level tests (tests/integration and tests/ecosystem) on three ansible-core versions:
+#   oldest  .venv-oldest  (made by tools/venv-oldest.sh: Python 3.10, ansible-core 2.16, the oldest supported)
+#   base    .venv         (made by `make venv`: Python 3.11, ansible-core 2.19, the development series)
 #   latest  .venv-latest  (made by tools/venv-latest.sh: the newest Python >= 3.12 and the newest ansible-core)
 # and print the wall time of each leg.
 #
-#   tools/matrix.sh                          all four legs
-#   tools/matrix.sh sanity:base tests:latest only these legs (LEG = sanity|tests : base|latest)
+#   tools/matrix.sh                          all six legs
+#   tools/matrix.sh sanity:base tests:latest only these legs (LEG = sanity|tests : oldest|base|latest)
 #
 # Sanity reuses tools/sanity.sh (SANITY_VENV picks the venv). The tests run with the same loopback-only proxies
 # as `make pytest`; MATRIX_PYTEST_ARGS (default "-n 2 -q") goes to pytest. Every leg runs even after a failure.
@@ -14,11 +15,11 @@ cd "$(dirname "$0")/.."
 
 legs=("$@")
 if ((${#legs[@]} == 0)); then
-    legs=(sanity:base sanity:latest tests:base tests:latest)
+    legs=(sanity:oldest sanity:base sanity:latest tests:oldest tests:base tests:latest)
 fi
 for leg in "${legs[@]}"; do
-    [[ $leg =~ ^(sanity|tests):(base|latest)$ ]] || {
-        echo "[matrix] unknown leg '$leg' (use sanity:base, sanity:latest, tests:base, tests:latest)" >&2
+    [[ $leg =~ ^(sanity|tests):(oldest|base|latest)$ ]] || {
+        echo "[matrix] unknown leg '$leg' (use sanity|tests : oldest|base|latest, e.g. tests:oldest)" >&2
         exit 2
     }
 done
@@ -27,8 +28,10 @@ done
 test_requirements=(pytest pytest-xdist requests msal pyyaml ansible-runner ansible-builder)
 test_imports="import pytest, xdist, requests, msal, yaml, ansible_runner, ansible_builder"
 
+# Prints the flavour's venv, building it when needed; prints nothing when the flavour has no venv on this machine.
 venv_for() {
     case $1 in
+    oldest) tools/venv-oldest.sh || true ;;
     base) echo .venv ;;
     latest) tools/venv-latest.sh ;;
     esac
@@ -68,6 +71,12 @@ for leg in "${legs[@]}"; do
     if [[ $flavour == latest && $venv == .venv ]]; then
         echo "[matrix] $leg: no Python >= 3.12, so no .venv-latest: skipped (the base leg covers .venv)"
         summary+=("$leg: skipped (no .venv-latest)")
+        continue
+    fi
+    if [[ -z $venv ]]; then
+        echo "[matrix] $leg: no .venv-oldest (see the message of tools/venv-oldest.sh above)"
+        summary+=("$leg: FAILED (no .venv-oldest)")
+        failed=1
         continue
     fi
     echo "[matrix] $leg: $venv ($(describe "$venv"))"

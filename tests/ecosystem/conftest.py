@@ -31,6 +31,7 @@ COLLECTION = "msgraph.intune"
 PLANTED_DEV_FILES = (
     ".venv/bin/activate",
     ".venv-latest/pyvenv.cfg",
+    ".venv-oldest/bin/python",
     ".ansible/collections/ansible_collections/README",
     ".tmp/sanity/ansible_collections/msgraph/intune/galaxy.yml",
     ".cache/pip/http/entry",
@@ -38,6 +39,8 @@ PLANTED_DEV_FILES = (
     ".ruff_cache/0.17.6/123",
     "tests/output/junit/python3.11-units.xml",
     "benchmarks/results/latest.json",
+    "examples/audit/reports/drift-contoso.md",
+    "examples/baseline/contoso.yml",
     "plugins/module_utils/__pycache__/_partner.cpython-311.pyc",
     "plugins/modules/device_management_partner.pyc",
     ".emulator/state.json",

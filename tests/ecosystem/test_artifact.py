@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
+import tarfile
 
 import yaml
 
@@ -14,7 +17,7 @@ from tests.ecosystem.conftest import PLANTED_DEV_FILES, REPO_ROOT, VENV_BIN, cle
 DEV_PATH_RE = re.compile(
     r"""
     (^|/)(\.venv[^/]*|\.collections|\.ansible|\.tmp|\.cache|\.pytest_cache|\.ruff_cache|__pycache__|\.git|\.ci)(/|$)
-    | ^(tools|tests/output|benchmarks/results)(/|$)
+    | ^(tools|tests/output|benchmarks/results|examples/audit/reports|examples/baseline)(/|$)
     | ^(Makefile|pyproject\.toml|DEVELOPERS\.md|\.ansible-lint|ansible\.cfg|\.gitignore|changelogs/\.plugin-cache\.yaml)$
     | \.pyc$ | \.tar\.gz$ | (^|/)\.emulator | emulator-state
     """,
@@ -24,6 +27,8 @@ REQUIRED_MEMBERS = (
     "MANIFEST.json",
     "FILES.json",
     "README.md",
+    "LICENSE",
+    "LICENSES/GPL-3.0-or-later.txt",
     "meta/runtime.yml",
     "meta/execution-environment.yml",
     "requirements.txt",
@@ -41,6 +46,9 @@ REQUIRED_MEMBERS = (
     "docs/clouds.md",
 )
 EXPECTED_PYTHON_DEPS = ["msal", "requests"]
+# SHA-256 of the GNU GPL version 3 as the FSF publishes it (https://www.gnu.org/licenses/gpl-3.0.txt).
+GPL_3_SHA256 = "3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986"
+LICENSE_HEADER_RE = re.compile(r"see (LICENSES/[\w.+-]+)")
 
 
 def _requirement_names(lines):
@@ -57,6 +65,26 @@ def test_tarball_holds_the_collection_and_no_development_files(collection_artifa
         assert os.path.lexists(os.path.join(collection_artifact.source_dir, relative)), relative
     missing = [name for name in REQUIRED_MEMBERS if name not in members]
     assert missing == [], f"missing from the tarball: {missing}"
+
+
+def test_tarball_holds_the_full_licence_text_that_file_headers_cite(collection_artifact):
+    with tarfile.open(collection_artifact.tarball) as archive:
+        manifest = json.load(archive.extractfile("MANIFEST.json"))
+        texts = {name: archive.extractfile(name).read() for name in ("LICENSE", "LICENSES/GPL-3.0-or-later.txt")}
+        headers = [
+            archive.extractfile(name).read().decode("utf-8")[:500]
+            for name in collection_artifact.members
+            if name.endswith(".py")
+        ]
+    assert manifest["collection_info"]["license"] == ["GPL-3.0-or-later"]
+    # galaxy.yml names the licence by its SPDX id: `license` and `license_file` exclude each other.
+    assert manifest["collection_info"]["license_file"] is None
+    for name, text in texts.items():
+        assert hashlib.sha256(text).hexdigest() == GPL_3_SHA256, f"{name} is not the complete GPL-3.0 text"
+    # Every licence file that a file header points at is in the tarball.
+    cited = {match for header in headers for match in LICENSE_HEADER_RE.findall(header)}
+    assert "LICENSES/GPL-3.0-or-later.txt" in cited
+    assert cited <= set(collection_artifact.members), cited - set(collection_artifact.members)
 
 
 def test_requirements_file_lists_only_requests_and_msal(collection_artifact):

@@ -24,6 +24,9 @@ from tests.integration.conftest import (
 )
 
 MODULE = "msgraph.intune.device_management_partner"
+# ansible-doc's header line for each module: "> MODULE <name> (<path>)" from ansible-core 2.17 on, and
+# "> <NAME IN CAPITALS>    (<path>)" in 2.16.
+ANSIBLE_DOC_HEADER_RE = re.compile(r"^> (?:MODULE (\S+) \(|([A-Z0-9_.]+) +\()", re.MULTILINE)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -543,7 +546,8 @@ def test_ansible_doc_renders_both_modules(tmp_path):
     assert completed.stderr == "", completed.stderr
     assert "[WARNING]" not in output, output
     text = re.sub(r"\x1b\[[0-9;]*m", "", completed.stdout)  # in case the output is styled anyway
-    assert re.findall(r"^> MODULE (\S+)", text, re.MULTILINE) == [MODULE, MODULE + "_info"], text[:500]
+    headers = [name or capitalised_name.lower() for name, capitalised_name in ANSIBLE_DOC_HEADER_RE.findall(text)]
+    assert headers == [MODULE, MODULE + "_info"], text[:500]
     # Both modules, their own options and return values, and the shared doc fragment were rendered.
     for expected in ("partner_state", "changed_properties", "desired_state", "client_certificate_path", "group/"):
         assert expected in text, expected
