@@ -10,8 +10,8 @@ short_description: Apply, audit or export a tenant's whole baseline of Intune co
 version_added: 0.2.0
 description:
   - Converges every Intune connector object of one tenant to a baseline in one task, with one list request per kind
-    of object: device management partners, compliance management partners, remote assistance partners and mobile
-    threat defense connectors.
+    of object (device management partners, compliance management partners, remote assistance partners and mobile
+    threat defense connectors).
   - Each object of O(baseline) takes the options of its module (for example
     M(msgraph.intune.device_management_partner)), is validated as that module validates it, before any request, and is
     compared and written exactly as that module does it.
@@ -27,7 +27,7 @@ author:
 options:
   baseline:
     description:
-      - The objects the tenant must have, by kind. A kind that is not given is left alone: it is neither listed nor
+      - The objects the tenant must have, by kind. A kind that is not given is left alone; it is neither listed nor
         reported.
       - Required unless O(mode=export).
     type: dict
