@@ -41,6 +41,7 @@ PLANTED_DEV_FILES = (
     "benchmarks/results/latest.json",
     "examples/audit/reports/drift-contoso.md",
     "examples/baseline/contoso.yml",
+    "examples/msp/baseline/drift.json",
     "plugins/module_utils/__pycache__/_partner.cpython-311.pyc",
     "plugins/modules/device_management_partner.pyc",
     ".emulator/state.json",

@@ -17,7 +17,7 @@ from tests.ecosystem.conftest import PLANTED_DEV_FILES, REPO_ROOT, VENV_BIN, cle
 DEV_PATH_RE = re.compile(
     r"""
     (^|/)(\.venv[^/]*|\.collections|\.ansible|\.tmp|\.cache|\.pytest_cache|\.ruff_cache|__pycache__|\.git|\.ci)(/|$)
-    | ^(tools|tests/output|benchmarks/results|examples/audit/reports|examples/baseline)(/|$)
+    | ^(tools|tests/output|benchmarks/results|examples/audit/reports|examples/baseline|examples/msp/baseline)(/|$)
     | ^(Makefile|pyproject\.toml|DEVELOPERS\.md|\.ansible-lint|ansible\.cfg|\.gitignore|changelogs/\.plugin-cache\.yaml)$
     | \.pyc$ | \.tar\.gz$ | (^|/)\.emulator | emulator-state
     """,
@@ -36,6 +36,13 @@ REQUIRED_MEMBERS = (
     "plugins/modules/device_management_partner_info.py",
     "plugins/action/device_management_partner.py",
     "plugins/action/device_management_partner_info.py",
+    "plugins/modules/tenant_baseline.py",
+    "plugins/action/tenant_baseline.py",
+    "roles/baseline/meta/argument_specs.yml",
+    "roles/baseline/meta/main.yml",
+    "roles/baseline/tasks/main.yml",
+    "roles/baseline/templates/drift.json.j2",
+    "roles/baseline/templates/drift.md.j2",
     "plugins/doc_fragments/graph.py",
     "plugins/plugin_utils/_graph_action.py",
     "plugins/module_utils/_graph_client.py",
@@ -44,6 +51,8 @@ REQUIRED_MEMBERS = (
     "docs/authentication.md",
     "docs/awx.md",
     "docs/clouds.md",
+    "docs/baseline.md",
+    "docs/assignment-targets.md",
 )
 EXPECTED_PYTHON_DEPS = ["msal", "requests"]
 # SHA-256 of the GNU GPL version 3 as the FSF publishes it (https://www.gnu.org/licenses/gpl-3.0.txt).
