@@ -51,7 +51,7 @@ options:
   mode:
     description:
       - V(apply) converges the tenant (in check mode, predicts it).
-      - V(audit) only compares, whatever the check mode: it never writes.
+      - V(audit) only compares; it never writes, whatever the check mode.
       - V(export) returns the tenant's objects as RV(baseline), a baseline for other tenants.
     type: str
     default: apply
@@ -66,7 +66,7 @@ extends_documentation_fragment:
   - msgraph.intune.graph.action_group
 attributes:
   check_mode:
-    description: Sends no write request; RV(changed) and RV(drift) are the prediction.
+    description: Sends no write request; C(changed) and RV(drift) are the prediction.
     support: full
   diff_mode:
     description: RV(drift) lists every difference; there is no separate diff.
