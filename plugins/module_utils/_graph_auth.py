@@ -10,7 +10,16 @@ from __future__ import annotations
 import os
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import MsalHttpClient
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import (
+    MANAGED_IDENTITY_REQUEST,
+    TOKEN_REQUEST,
+    MsalHttpClient,
+)
+
+
+def _msal_error(msal):
+    """msal's own exception base class (msal raises it for a discovery answer it cannot use)."""
+    return getattr(getattr(msal, "exceptions", None), "MsalError", ValueError)
 
 
 def _import_msal():
@@ -28,6 +37,7 @@ class TokenProvider:
     """Base class: token() returns a cached token, refresh() forces a new one."""
 
     can_refresh = True
+    kind = TOKEN_REQUEST
 
     def __init__(self, settings, transport):
         self.settings = settings
@@ -46,19 +56,11 @@ class TokenProvider:
     def _acquire(self, force):
         raise NotImplementedError
 
-    def _check(self, result, who):
-        """Turn msal's result dict into a token or a GraphAuthError (first line of Entra's description only)."""
+    def _check(self, result):
+        """msal's token, or the GraphAuthError that tells the failed sign-in."""
         if result and result.get("access_token"):
             return result["access_token"]
-        result = result or {}
-        error = result.get("error") or "no_token"
-        description = (result.get("error_description") or "").strip().splitlines()
-        raise GraphAuthError(
-            "{} failed for {}: {}{}".format(who, self.describe(), error, ": " + description[0] if description else ""),
-            code=error,
-            graph_message=description[0] if description else None,
-            request_id=result.get("correlation_id"),
-        )
+        raise self._http.failure_from_result(self.kind, result or {})
 
     def describe(self):
         return f"tenant {self.settings.tenant_id}, client {self.settings.client_id}"
@@ -81,6 +83,7 @@ class _ConfidentialClientAuth(TokenProvider):
     def __init__(self, settings, transport):
         super().__init__(settings, transport)
         self._app = None
+        self._http = MsalHttpClient(transport, who=f"{self.describe()} at {settings.authority_host}")
 
     def _credential(self):
         raise NotImplementedError
@@ -88,27 +91,33 @@ class _ConfidentialClientAuth(TokenProvider):
     def _application(self):
         if self._app is None:
             msal = _import_msal()
+            authority = f"{self.settings.authority_host}/{self.settings.tenant_id}"
+            credential = self._credential()
+            self._http.last = None
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self.settings.client_id,
-                    client_credential=self._credential(),
-                    authority=f"{self.settings.authority_host}/{self.settings.tenant_id}",
-                    http_client=MsalHttpClient(self.transport),
+                    client_credential=credential,
+                    authority=authority,
+                    http_client=self._http,
                     instance_discovery=self.settings.instance_discovery,
                     http_cache={},
                 )
-            except ValueError as exc:
-                # msal raises ValueError for an unreachable or invalid authority; its text holds no secret.
-                raise GraphAuthError(
-                    f"cannot use authority {self.settings.authority_host}/{self.settings.tenant_id}: {str(exc).splitlines()[0]}"
-                ) from None
+            except (ValueError, RuntimeError, _msal_error(msal)) as exc:
+                # OIDC discovery failed with an answer (an unknown tenant, ...): say so, with Entra's own words.
+                failure = self._http.failure_from_exchange()
+                if failure is not None:
+                    raise failure from None
+                # Otherwise msal refused the authority itself; its text holds no secret.
+                raise GraphAuthError(f"cannot use authority {authority}: {str(exc).splitlines()[0]}") from None
         return self._app
 
     def _acquire(self, force):
         app = self._application()
         if force:
             app.remove_tokens_for_client()
-        return self._check(app.acquire_token_for_client(scopes=[self.settings.scope]), "token request")
+        self._http.last = None
+        return self._check(app.acquire_token_for_client(scopes=[self.settings.scope]))
 
 
 class ClientSecretAuth(_ConfidentialClientAuth):
@@ -176,6 +185,12 @@ class WorkloadIdentityAuth(_ConfidentialClientAuth):
 class ManagedIdentityAuth(TokenProvider):
     """Azure managed identity through msal's ManagedIdentityClient (App Service, IMDS and the others it knows)."""
 
+    kind = MANAGED_IDENTITY_REQUEST
+
+    def __init__(self, settings, transport):
+        super().__init__(settings, transport)
+        self._http = MsalHttpClient(transport, who=self.describe(), kind=MANAGED_IDENTITY_REQUEST)
+
     def _acquire(self, force):
         msal = _import_msal()
         if self.settings.managed_identity_client_id:
@@ -183,10 +198,9 @@ class ManagedIdentityAuth(TokenProvider):
         else:
             identity = msal.SystemAssignedManagedIdentity()
         # A new client per acquisition: its token cache must not answer a forced refresh.
-        client = msal.ManagedIdentityClient(identity, http_client=MsalHttpClient(self.transport), http_cache={})
-        return self._check(
-            client.acquire_token_for_client(resource=self.settings.resource), "managed identity token request"
-        )
+        client = msal.ManagedIdentityClient(identity, http_client=self._http, http_cache={})
+        self._http.last = None
+        return self._check(client.acquire_token_for_client(resource=self.settings.resource))
 
     def describe(self):
         who = self.settings.managed_identity_client_id or "system-assigned"

@@ -9,7 +9,12 @@ import uuid
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import build_token_provider
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import RetryPolicy, Transport, url_path
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
+    RetryPolicy,
+    Transport,
+    url_path,
+    url_without_query,
+)
 
 MAX_PAGES = 1000
 
@@ -127,6 +132,7 @@ class GraphClient:
                     client_request_id=client_request_id,
                     method=method,
                     path=url_path(url),
+                    url=url_without_query(url),
                 ) from None
 
 
@@ -169,6 +175,7 @@ def _graph_error(response, method, url, error_class=GraphError):
         client_request_id=client_request_id,
         method=method,
         path=path,
+        url=url_without_query(url),
     )
 
 

@@ -21,7 +21,8 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import 
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import MsalHttpClient, Transport
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import MsalHttpClient
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import Transport
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -214,12 +215,13 @@ class TestClientSecret:
             ClientSecretAuth(secret_settings(), transport).token()
         error = info.value
         assert str(error) == (
-            f"token request failed for tenant {TENANT}, client {CLIENT}: invalid_client: "
-            "AADSTS7000215: Invalid client secret provided."
+            f"token request failed for tenant {TENANT}, client {CLIENT} at https://login.microsoftonline.com: "
+            "invalid_client: AADSTS7000215: Invalid client secret provided. (correlation_id: c-1)"
         )
-        assert (error.code, error.graph_message, error.request_id) == (
+        assert (error.code, error.graph_message, error.request_id, error.client_request_id) == (
             "invalid_client",
             "AADSTS7000215: Invalid client secret provided.",
+            None,
             "c-1",
         )
         assert "s3cret" not in str(error)
@@ -227,7 +229,7 @@ class TestClientSecret:
     @pytest.mark.parametrize("result", [None, {}, {"error": "x"}])
     def test_empty_results(self, monkeypatch, transport, result):
         use_fake_msal(monkeypatch, result)
-        with pytest.raises(GraphAuthError, match=r"token request failed for tenant .*: (no_token|x)$"):
+        with pytest.raises(GraphAuthError, match=r"^token request failed for tenant .*: (no token in the answer|x)$"):
             ClientSecretAuth(secret_settings(), transport).token()
 
     def test_invalid_authority(self, monkeypatch, transport):

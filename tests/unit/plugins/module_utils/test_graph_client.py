@@ -183,6 +183,7 @@ class TestErrors:
             "client_request_id": "cli-1",
             "method": "GET",
             "path": COLLECTION_PATH,
+            "url": COLLECTION_URL,  # without the query
         }
 
     def test_ids_fall_back_to_headers(self, make_client):
