@@ -29,6 +29,7 @@ OIDC_DISCOVERY = "OIDC discovery"
 INSTANCE_DISCOVERY = "instance discovery"
 TOKEN_REQUEST = "token request"
 MANAGED_IDENTITY_REQUEST = "managed identity token request"
+DISCOVERY_KINDS = (OIDC_DISCOVERY, INSTANCE_DISCOVERY)
 # Sign-in requests are idempotent (asking twice only yields two tokens), so server errors are retried too.
 SIGN_IN_RETRY_STATUSES = THROTTLE_STATUSES | frozenset((500, 502))
 
@@ -129,19 +130,28 @@ class MsalHttpClient:
 
     A request still failing after our retries raises instead of returning, so msal's own throttle cache never stores
     it and never hides a later, retried request. `last` is the last exchange, from which an error that msal reports
-    out of a response is told the same way.
+    out of a response is told the same way. GETs of discovery documents go through `discovery_cache` when one is
+    given (never a managed identity request: those GETs return tokens).
     """
 
-    def __init__(self, transport, who="", kind=None):
+    def __init__(self, transport, who="", kind=None, discovery_cache=None):
         self.transport = transport
         self.who = who
         self.kind = kind
+        self.discovery_cache = discovery_cache
         self.last = None
 
     def post(self, url, params=None, data=None, headers=None, **_ignored):
         return self._send("POST", url, params=params, data=data, headers=headers)
 
     def get(self, url, params=None, headers=None, **_ignored):
+        kind = self.kind or request_kind(url)
+        if self.discovery_cache is not None and kind in DISCOVERY_KINDS:
+            response = self.discovery_cache.get(
+                url, params, lambda: self._send("GET", url, params=params, headers=headers)
+            )
+            self.last = Exchange(kind, "GET", url, response)
+            return response
         return self._send("GET", url, params=params, headers=headers)
 
     def close(self):

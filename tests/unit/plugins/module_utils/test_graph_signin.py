@@ -196,6 +196,47 @@ class TestFailuresFromMsal:
         assert client.failure_from_exchange() is None
 
 
+class RecordingDiscoveryCache:
+    def __init__(self, answer=None):
+        self.answer = answer
+        self.calls = []
+
+    def get(self, url, params, fetch):
+        self.calls.append((url, params))
+        return self.answer if self.answer is not None else fetch()
+
+
+class TestDiscoveryCache:
+    def test_discovery_gets_go_through_the_cache(self, make_client):
+        stored = requests.Response()
+        stored.status_code = 200
+        cache = RecordingDiscoveryCache(stored)
+        client, session = make_client(discovery_cache=cache)
+        assert client.get(DISCOVERY_URL, params={"a": "b"}) is stored
+        assert cache.calls == [(DISCOVERY_URL, {"a": "b"})]
+        assert session.calls == []
+        assert (client.last.kind, client.last.response) == (OIDC_DISCOVERY, stored)
+
+    def test_a_miss_fetches_through_the_transport(self, make_client):
+        cache = RecordingDiscoveryCache()
+        client, session = make_client((200, {"issuer": "x"}), discovery_cache=cache)
+        assert client.get(DISCOVERY_URL).json() == {"issuer": "x"}
+        assert len(session.calls) == 1 and len(cache.calls) == 1
+
+    def test_other_requests_never_touch_it(self, make_client):
+        cache = RecordingDiscoveryCache()
+        client, _session = make_client((200, {}), (200, {}), discovery_cache=cache)
+        client.post(TOKEN_URL, data={})
+        client.get(TOKEN_URL)
+        assert cache.calls == []
+
+    def test_managed_identity_gets_never_touch_it(self, make_client):
+        cache = RecordingDiscoveryCache()
+        client, _session = make_client((200, {}), discovery_cache=cache, kind=MANAGED_IDENTITY_REQUEST)
+        client.get("http://127.0.0.1/metadata/identity/oauth2/token/.well-known/openid-configuration")
+        assert cache.calls == []
+
+
 def test_entra_fields_fall_back_to_headers():
     fields = entra_fields({"error": "x"}, {"x-ms-request-id": "trace-h", "client-request-id": "corr-h"})
     assert fields == {"error": "x", "description": None, "trace_id": "trace-h", "correlation_id": "corr-h"}
