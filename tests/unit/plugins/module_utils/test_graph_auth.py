@@ -480,7 +480,8 @@ class TestReuse:
     def test_without_a_store_the_cache_is_the_tasks_own(self, monkeypatch, transport):
         fake = use_fake_msal(monkeypatch, {"access_token": "tok-1"})
         ClientSecretAuth(secret_settings(), transport).token()
-        assert type(fake.apps[0].kwargs["token_cache"]) is msal.TokenCache
+        cache = fake.apps[0].kwargs["token_cache"]
+        assert isinstance(cache, msal.TokenCache) and not isinstance(cache, msal.SerializableTokenCache)
 
 
 class TestIdentityKeys:

@@ -61,8 +61,8 @@ def new_store(cache_dir, warnings):
     return lambda: TokenCacheStore(str(cache_dir), warnings.append)
 
 
-def save_token(store, token, identity=IDENTITY):
-    cache = store.for_identity(identity)
+def save_token(store, token, identity=None):
+    cache = store.for_identity(identity or IDENTITY)
     with cache.session() as msal_cache:
         add_access_token(msal_cache, token)
     return cache
