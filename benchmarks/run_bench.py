@@ -7,9 +7,10 @@ Run with the venv's Python from the repository root::
     .venv/bin/python benchmarks/run_bench.py                  # make bench: module vs uri vs floor
     .venv/bin/python benchmarks/run_bench.py --scale          # make bench-scale: 100 tenants, forks 10
 
-The default mode ends on the line ``ratio module/uri=X.XX module/floor=Y.YY``; --scale ends on a ``scale ...``
-line. Every run is checked (exit status, converged state, one GET per partner, one PATCH per drifted partner)
-and the script exits 1 if any run was broken, so that a broken run is never reported as a time.
+The default mode ends on the line ``ratio module/uri=X.XX module/floor=Y.YY tasks/uri=Z.ZZ tokens=T`` (tasks: the
+module variant's job as one task per partner; T: the most token requests one of its runs made); --scale ends on a
+``scale ...`` line. Every run is checked (exit status, converged state, one GET per partner, one PATCH per drifted
+partner) and the script exits 1 if any run was broken, so that a broken run is never reported as a time.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ CALLBACK_DIR = os.path.join(BENCH_DIR, "callback_plugins")
 DEFAULT_RESULTS = os.path.join(BENCH_DIR, "results")
 
 # Variant name -> (playbook, extra environment). module_forced is the module process path of the same playbook.
+# tasks.yml is written per invocation (write_tasks_playbook): one task per partner, as many as --partners.
 VARIANTS = {
     "module": ("module.yml", {}),
+    "tasks": ("tasks.yml", {}),
+    "tasks_uncached": ("tasks.yml", {"MSGRAPH_TOKEN_CACHE": "false"}),  # every task signs in by itself
     "uri": ("uri.yml", {}),
     "floor": ("floor.yml", {}),
     "module_forced": ("module.yml", {"MSGRAPH_INTUNE_FORCE_MODULE": "1"}),
@@ -195,6 +199,52 @@ def write_inventory(path, emulator, data, access_tokens):
         json.dump(inventory, handle, indent=1)
 
 
+def write_tasks_playbook(path, partners):
+    """The "tasks" variant: the module variant's job written as one task per partner instead of a loop."""
+    import yaml  # pylint: disable=import-outside-toplevel  # PyYAML comes with ansible-core
+
+    options = {
+        "id": "{{{{ bench_partners[{index}].id }}}}",
+        "display_name": "{{{{ bench_partners[{index}].displayName }}}}",
+        "partner_state": "{{{{ bench_partners[{index}].partnerState }}}}",
+        "partner_app_type": "{{{{ bench_partners[{index}].partnerAppType }}}}",
+        "single_tenant_app_id": "{{{{ bench_partners[{index}].singleTenantAppId }}}}",
+        "is_configured": "{{{{ bench_partners[{index}].isConfigured }}}}",
+        "when_partner_devices_will_be_removed_date_time": (
+            "{{{{ bench_partners[{index}].whenPartnerDevicesWillBeRemovedDateTime }}}}"
+        ),
+        "when_partner_devices_will_be_marked_as_non_compliant_date_time": (
+            "{{{{ bench_partners[{index}].whenPartnerDevicesWillBeMarkedAsNonCompliantDateTime }}}}"
+        ),
+    }
+    play = {
+        "name": "Converge partners with msgraph.intune, one task per partner",
+        "hosts": "tenants",
+        "gather_facts": False,
+        "module_defaults": {
+            "group/msgraph.intune.graph": {
+                "tenant_id": "{{ bench_tenant_id }}",
+                "client_id": "{{ bench_client_id }}",
+                "client_secret": "{{ bench_client_secret }}",
+                "graph_endpoint": "{{ bench_graph_endpoint }}",
+                "authority_host": "{{ bench_authority_host }}",
+                "ca_path": "{{ bench_ca_path }}",
+            }
+        },
+        "tasks": [
+            {
+                "name": f"Converge partner {index + 1} of {partners}",
+                "msgraph.intune.device_management_partner": {
+                    name: template.format(index=index) for name, template in options.items()
+                },
+            }
+            for index in range(partners)
+        ],
+    }
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump([play], handle, sort_keys=False, width=200)
+
+
 def ansible_environment(workdir, count_file, timeline_file, extra):
     env = dict(os.environ)
     env.update(LOOPBACK_ONLY_ENV)
@@ -215,7 +265,9 @@ def ansible_environment(workdir, count_file, timeline_file, extra):
             "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
         }
     )
-    env.pop("MSGRAPH_INTUNE_FORCE_MODULE", None)
+    # The variants say how the collection runs; the caller's shell does not (a per-run token cache is the default).
+    for name in ("MSGRAPH_INTUNE_FORCE_MODULE", "MSGRAPH_TOKEN_CACHE", "MSGRAPH_TOKEN_CACHE_DIR"):
+        env.pop(name, None)
     env.update(extra)
     return env
 
@@ -372,7 +424,10 @@ class Bench:
             open(path, "w", encoding="ascii").close()  # pylint: disable=consider-using-with  # an empty file
         result = Run(variant, repetition)
         result.log_path = os.path.join(self.workdir, "logs", name + ".log")
-        command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory, os.path.join(BENCH_DIR, playbook)]
+        playbook_path = os.path.join(self.workdir, playbook)  # a generated playbook, else one of benchmarks/
+        if not os.path.exists(playbook_path):
+            playbook_path = os.path.join(BENCH_DIR, playbook)
+        command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory, playbook_path]
         command.extend(self.args.ansible_args)
         env = ansible_environment(self.workdir, count_file, timeline_file, extra_env)
         connections_before = self.emulator.control.stats()["connections"]
@@ -621,6 +676,13 @@ def median_of(runs, attribute):
     return statistics.median(getattr(run, attribute) for run in runs)
 
 
+def tokens_per_tenant(run, tenant_ids):
+    """Token requests per tenant of one run: "N" when every tenant made N, else "min-max"."""
+    counts = [sum(1 for e in run.log if e["kind"] == "token" and e["tenant"] == tenant) for tenant in tenant_ids]
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{low}-{high}"
+
+
 def variant_table(report, runs_by_variant, partners):
     report(
         f"{'variant':<14}{'runs':>5}{'wall s':>8}{'min':>7}{'max':>7}{'cpu s':>7}{'req/partner':>13}"
@@ -728,7 +790,8 @@ def print_problems(report, runs):
 def bench_mode(args, workdir, report):
     drifted = args.partners // 2 if args.drifted is None else args.drifted
     data = [TenantData(0, args.partners, drifted)]
-    variants = ["module", "uri", "floor"]
+    write_tasks_playbook(os.path.join(workdir, "tasks.yml"), args.partners)
+    variants = ["module", "tasks", "uri", "floor"]
     if args.profile:
         variants.append("baseline")  # cheap, and measured under the same conditions as the others
     variants += [v for v in args.extra_variants if v not in variants]
@@ -771,6 +834,9 @@ def bench_mode(args, workdir, report):
         emulator.stop()
     module = median_of(runs_by_variant["module"], "wall")
     ratios = {name: module / median_of(runs_by_variant[name], "wall") for name in TARGETS}
+    tasks_ratio = median_of(runs_by_variant["tasks"], "wall") / median_of(runs_by_variant["uri"], "wall")
+    # Token requests of the 20-task variant: the most any of its runs made (1 when the tasks share one token).
+    tasks_tokens = max(run.count("token") for run in runs_by_variant["tasks"])
     # CPU seconds depend much less on other load than wall seconds: shown beside the targets, not one.
     module_cpu = median_of(runs_by_variant["module"], "cpu")
     cpu_ratios = {name: module_cpu / median_of(runs_by_variant[name], "cpu") for name in TARGETS}
@@ -787,13 +853,18 @@ def bench_mode(args, workdir, report):
         "cpu_medians": {variant: median_of(runs, "cpu") for variant, runs in runs_by_variant.items()},
         "ratios": ratios,
         "cpu_ratios": cpu_ratios,
+        "tasks_ratio": tasks_ratio,
+        "tasks_token_requests": tasks_tokens,
         "profile": profile,
         "runs": [run.summary() for run in all_runs],
     }
     with open(os.path.join(workdir, "summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, default=str)
     report(f"results: {workdir}")
-    report(f"ratio module/uri={ratios['uri']:.2f} module/floor={ratios['floor']:.2f}")
+    report(
+        f"ratio module/uri={ratios['uri']:.2f} module/floor={ratios['floor']:.2f} tasks/uri={tasks_ratio:.2f} "
+        f"tokens={tasks_tokens}"
+    )
     missed = any(ratios[name] > target for name, target in TARGETS.items())
     return 1 if broken or (missed and args.fail_on_target_miss) else 0
 
@@ -803,6 +874,7 @@ def scale_mode(args, workdir, report):
     data = [TenantData(index, args.partners, drifted) for index in range(args.tenants)]
     variants = ("module", "baseline")  # baseline: Ansible's own cost of the same hosts and loop, no requests
     emulator = start_bench_emulator(args.tenants)
+    tenant_ids = [emulator.tenant(item.index)["tenant_id"] for item in data]
     runs_by_variant = {variant: [] for variant in variants}
     try:
         bench = Bench(args, emulator, data, workdir)
@@ -825,7 +897,8 @@ def scale_mode(args, workdir, report):
     report("ansible-playbook (a forked worker, one per host and task) sampled every 20 ms from /proc: RSS = VmHWM")
     report("(includes pages still shared with the controller), USS = its private pages (what each worker adds).")
     report(
-        f"{'variant':<10}{'wall s':>8}{'cpu s':>7}{'cpu ms/host':>12}{'GET':>5}{'PATCH':>6}{'token':>6}{'discov':>7}"
+        f"{'variant':<10}{'wall s':>8}{'cpu s':>7}{'cpu ms/host':>12}{'GET':>5}{'PATCH':>6}{'token':>6}"
+        f"{'tok/tenant':>11}{'discov':>7}"
         f"{'TLS':>5}{'procs':>6}{'workers':>8}{'RSS MB med/max':>16}{'USS MB med/max':>16}{'ctl RSS MB':>11}"
     )
     memory_by_variant = {}
@@ -839,14 +912,15 @@ def scale_mode(args, workdir, report):
         report(
             f"{variant:<10}{median_of(runs, 'wall'):>8.2f}{median_of(runs, 'cpu'):>7.2f}"
             f"{median_of(runs, 'cpu') / args.tenants * 1000:>12.0f}{last.count('graph', 'GET'):>5}"
-            f"{last.count('graph', 'PATCH'):>6}{last.count('token'):>6}{last.count('discovery'):>7}"
-            f"{last.connections:>5}{last.module_processes:>6}{memory['workers_seen']:>8.0f}"
+            f"{last.count('graph', 'PATCH'):>6}{last.count('token'):>6}{tokens_per_tenant(last, tenant_ids):>11}"
+            f"{last.count('discovery'):>7}{last.connections:>5}{last.module_processes:>6}{memory['workers_seen']:>8.0f}"
             f"{memory['worker_peak_rss_mb_median']:>9.1f}/{memory['worker_peak_rss_mb_max']:<6.1f}"
             f"{memory['worker_peak_uss_mb_median']:>9.1f}/{memory['worker_peak_uss_mb_max']:<6.1f}"
             f"{memory['controller_peak_rss_mb']:>11.1f}"
         )
     wall = median_of(runs_by_variant["module"], "wall")
     memory = memory_by_variant["module"]
+    module_tokens = tokens_per_tenant(runs_by_variant["module"][-1], tenant_ids)
     summary = {
         "mode": "scale",
         "tenants": args.tenants,
@@ -857,6 +931,7 @@ def scale_mode(args, workdir, report):
         "wall_median_s": {variant: median_of(runs, "wall") for variant, runs in runs_by_variant.items()},
         "cpu_median_s": {variant: median_of(runs, "cpu") for variant, runs in runs_by_variant.items()},
         "memory_medians": memory_by_variant,
+        "token_requests_per_tenant": module_tokens,
         "runs": [run.summary() for run in all_runs],
     }
     with open(os.path.join(workdir, "summary.json"), "w", encoding="utf-8") as handle:
@@ -864,7 +939,8 @@ def scale_mode(args, workdir, report):
     report(f"results: {workdir}")
     report(
         f"scale tenants={args.tenants} forks={args.forks} wall={wall:.2f}s "
-        f"worker_peak_rss_mb={memory['worker_peak_rss_mb_max']:.1f} worker_peak_uss_mb={memory['worker_peak_uss_mb_max']:.1f}"
+        f"worker_peak_rss_mb={memory['worker_peak_rss_mb_max']:.1f} worker_peak_uss_mb={memory['worker_peak_uss_mb_max']:.1f} "
+        f"tokens_per_tenant={module_tokens}"
     )
     return 1 if broken else 0
 
@@ -882,7 +958,8 @@ def parse_args(argv):
     parser.add_argument(
         "--extra-variants",
         default="",
-        help="comma-separated extra measured variants: module_forced (module process path), baseline (debug loop)",
+        help="comma-separated extra measured variants: module_forced (module process path), baseline (debug loop), "
+        "tasks_uncached (the tasks variant with token_cache off)",
     )
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="skip the time breakdown")
     parser.add_argument("--fail-on-target-miss", action="store_true", help="exit 1 when a ratio target is missed")

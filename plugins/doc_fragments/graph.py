@@ -117,6 +117,20 @@ options:
         the module looks the object up first.
     type: int
     default: 5
+  token_cache:
+    description:
+      - Whether the tasks of one C(ansible-playbook) run share access tokens and the authority's discovery
+        document, so that tasks signing in with the same identity (authority, tenant, client and the same client
+        secret, certificate, federated token or managed identity) ask for one token per run instead of one per
+        task. A token is not reused in the last 5 minutes before it expires, and one that Graph rejects is replaced.
+      - The cache is a directory of the controller's user, readable by that user only, in Ansible's temporary
+        directory of the run, which C(ansible-playbook) deletes when it ends. The environment variable
+        E(MSGRAPH_TOKEN_CACHE_DIR) names another directory, which then outlives the run.
+      - Only tasks that run in the controller's worker process use it. A task for a remote or delegated host, or
+        with E(MSGRAPH_INTUNE_FORCE_MODULE) set, runs the module, which signs in for itself.
+      - V(false) makes the task sign in for itself and keep its token in memory for the task's loop only.
+      - If not set, the environment variable E(MSGRAPH_TOKEN_CACHE) is used, else V(true).
+    type: bool
 requirements:
   - requests
   - msal (not needed with O(auth_method=access_token))

@@ -3,14 +3,30 @@
 """One small class per authentication method. Each hands out a bearer token for Graph.
 
 msal is imported only by the classes that need it, so a task with access_token never loads it.
+
+Tokens are kept in a token cache: one of this task alone in memory, or, when `token_store` is given (the in-process
+path, see plugin_utils/_token_cache.py), one that the tasks of a run share, found by the identity that signs in:
+authority, tenant, client and credential. Within a task a token is reused until it nears its expiry (never in its
+last 5 minutes when it lives longer than 10, the margin msal applies to cached tokens); one that Graph rejects is
+dropped from the cache before a new one is asked for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import MsalHttpClient
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import (
+    MANAGED_IDENTITY_REQUEST,
+    TOKEN_REQUEST,
+    MsalHttpClient,
+)
+
+EXPIRY_MARGIN = 300  # seconds; msal does not hand out a cached token with less time left
+# What msal's ManagedIdentityClient reads from the environment to find and prove the identity.
+MANAGED_IDENTITY_ENV_PREFIXES = ("IDENTITY_", "MSI_", "IMDS_", "AZURE_POD_IDENTITY_")
 
 
 def _import_msal():
@@ -24,41 +40,78 @@ def _import_msal():
     return msal
 
 
+def _msal_error(msal):
+    """msal's own exception base class (msal raises it for a discovery answer it cannot use)."""
+    return getattr(getattr(msal, "exceptions", None), "MsalError", ValueError)
+
+
+class MemoryTokenCache:
+    """msal's token cache for this task alone: the module path, and token_cache=false."""
+
+    def __init__(self, msal):
+        self.msal_cache = msal.TokenCache()
+
+    @contextlib.contextmanager
+    def session(self):
+        yield self.msal_cache
+
+
+def drop_access_token(msal_cache, rejected):
+    """Remove the access token that Graph rejected, and only that one (another task may have renewed it already)."""
+    for entry in list(msal_cache.search(msal_cache.CredentialType.ACCESS_TOKEN)):
+        if entry.get("secret") == rejected:
+            msal_cache.remove_at(entry)
+
+
 class TokenProvider:
-    """Base class: token() returns a cached token, refresh() forces a new one."""
+    """Base class: token() returns a token, refresh() replaces the one that Graph rejected."""
 
     can_refresh = True
+    kind = TOKEN_REQUEST
 
-    def __init__(self, settings, transport):
+    def __init__(self, settings, transport, token_store=None):
         self.settings = settings
         self.transport = transport
+        self.token_store = token_store
         self._token = None
+        self._reuse_until = 0.0
+        self._cache = None
 
     def token(self):
-        if self._token is None:
-            self._token = self._acquire(force=False)
+        if self._token is None or time.time() >= self._reuse_until:
+            self._take(self._acquire(rejected=None))
         return self._token
 
     def refresh(self):
-        self._token = self._acquire(force=True)
+        self._take(self._acquire(rejected=self._token))
         return self._token
 
-    def _acquire(self, force):
+    def _take(self, result):
+        """Keep msal's token; in memory until EXPIRY_MARGIN (or half its lifetime, if shorter) before it expires."""
+        self._token = result["access_token"]
+        try:
+            expires_in = float(result.get("expires_in"))
+        except (TypeError, ValueError):
+            self._reuse_until = float("inf")  # nothing says when it expires: keep it until Graph rejects it
+            return
+        self._reuse_until = time.time() + expires_in - min(EXPIRY_MARGIN, expires_in / 2)
+
+    def _acquire(self, rejected):
+        """msal's result dict holding access_token (and expires_in); `rejected` is the token Graph refused."""
         raise NotImplementedError
 
-    def _check(self, result, who):
-        """Turn msal's result dict into a token or a GraphAuthError (first line of Entra's description only)."""
+    def _token_cache(self, msal, identity):
+        """The cache to use, chosen on the first acquisition; `identity()` gives what identifies the credential."""
+        if self._cache is None:
+            shared = self.token_store.for_identity(identity()) if self.token_store is not None else None
+            self._cache = shared or MemoryTokenCache(msal)
+        return self._cache
+
+    def _check(self, result):
+        """msal's result with a token, or the GraphAuthError that tells the failed sign-in."""
         if result and result.get("access_token"):
-            return result["access_token"]
-        result = result or {}
-        error = result.get("error") or "no_token"
-        description = (result.get("error_description") or "").strip().splitlines()
-        raise GraphAuthError(
-            "{} failed for {}: {}{}".format(who, self.describe(), error, ": " + description[0] if description else ""),
-            code=error,
-            graph_message=description[0] if description else None,
-            request_id=result.get("correlation_id"),
-        )
+            return result
+        raise self._http.failure_from_result(self.kind, result or {})
 
     def describe(self):
         return f"tenant {self.settings.tenant_id}, client {self.settings.client_id}"
@@ -69,51 +122,78 @@ class AccessTokenAuth(TokenProvider):
 
     can_refresh = False
 
-    def _acquire(self, force):
-        if force:
+    def _acquire(self, rejected):
+        if rejected:
             raise GraphAuthError("Graph rejected the access_token and it cannot be refreshed: supply a new one")
-        return self.settings.access_token
+        return {"access_token": self.settings.access_token}
 
 
 class _ConfidentialClientAuth(TokenProvider):
     """The client credentials grant through msal's ConfidentialClientApplication."""
 
-    def __init__(self, settings, transport):
-        super().__init__(settings, transport)
+    def __init__(self, settings, transport, token_store=None):
+        super().__init__(settings, transport, token_store)
         self._app = None
+        self._credential_value = None
+        discovery_cache = token_store.discovery_cache(settings.verify) if token_store is not None else None
+        self._http = MsalHttpClient(
+            transport, who=f"{self.describe()} at {settings.authority_host}", discovery_cache=discovery_cache
+        )
 
     def _credential(self):
         raise NotImplementedError
 
-    def _application(self):
+    def _identity(self, credential):
+        """What makes this identity: the cache key is derived from it (it holds the credential; never shown)."""
+        raise NotImplementedError
+
+    def _identity_base(self):
+        settings = self.settings
+        return [settings.auth_method, settings.authority_host, settings.tenant_id.lower(), settings.client_id.lower()]
+
+    def _application(self, msal, msal_cache):
         if self._app is None:
-            msal = _import_msal()
+            authority = f"{self.settings.authority_host}/{self.settings.tenant_id}"
+            self._http.last = None
             try:
                 self._app = msal.ConfidentialClientApplication(
                     self.settings.client_id,
-                    client_credential=self._credential(),
-                    authority=f"{self.settings.authority_host}/{self.settings.tenant_id}",
-                    http_client=MsalHttpClient(self.transport),
+                    client_credential=self._credential_value,
+                    authority=authority,
+                    http_client=self._http,
                     instance_discovery=self.settings.instance_discovery,
                     http_cache={},
+                    token_cache=msal_cache,
                 )
-            except ValueError as exc:
-                # msal raises ValueError for an unreachable or invalid authority; its text holds no secret.
-                raise GraphAuthError(
-                    f"cannot use authority {self.settings.authority_host}/{self.settings.tenant_id}: {str(exc).splitlines()[0]}"
-                ) from None
+            except (ValueError, RuntimeError, _msal_error(msal)) as exc:
+                # OIDC discovery failed with an answer (an unknown tenant, ...): say so, with Entra's own words.
+                failure = self._http.failure_from_exchange()
+                if failure is not None:
+                    raise failure from None
+                # Otherwise msal refused the authority itself; its text holds no secret.
+                raise GraphAuthError(f"cannot use authority {authority}: {str(exc).splitlines()[0]}") from None
         return self._app
 
-    def _acquire(self, force):
-        app = self._application()
-        if force:
-            app.remove_tokens_for_client()
-        return self._check(app.acquire_token_for_client(scopes=[self.settings.scope]), "token request")
+    def _acquire(self, rejected):
+        msal = _import_msal()
+        if self._credential_value is None:
+            self._credential_value = self._credential()
+        cache = self._token_cache(msal, lambda: self._identity(self._credential_value))
+        with cache.session() as msal_cache:
+            app = self._application(msal, msal_cache)
+            if rejected:
+                drop_access_token(msal_cache, rejected)
+            self._http.last = None
+            result = app.acquire_token_for_client(scopes=[self.settings.scope])
+        return self._check(result)
 
 
 class ClientSecretAuth(_ConfidentialClientAuth):
     def _credential(self):
         return self.settings.client_secret
+
+    def _identity(self, credential):
+        return self._identity_base() + [credential]
 
 
 class ClientCertificateAuth(_ConfidentialClientAuth):
@@ -153,6 +233,9 @@ class ClientCertificateAuth(_ConfidentialClientAuth):
             "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         }
 
+    def _identity(self, credential):
+        return self._identity_base() + [credential["private_key"], credential["public_certificate"]]
+
 
 class WorkloadIdentityAuth(_ConfidentialClientAuth):
     """A federated token (AKS workload identity) sent as the client assertion.
@@ -169,6 +252,15 @@ class WorkloadIdentityAuth(_ConfidentialClientAuth):
 
         return {"client_assertion": read_assertion}
 
+    def _identity(self, credential):
+        """The federated token as it is now: a rotated token starts a new cache entry, a foreign one never matches."""
+        path = self.settings.federated_token_file
+        try:
+            assertion = credential["client_assertion"]()
+        except OSError as exc:
+            raise GraphOptionError(f"{path!r} (AZURE_FEDERATED_TOKEN_FILE) cannot be read: {exc.strerror}") from None
+        return self._identity_base() + [path, assertion]
+
     def describe(self):
         return f"tenant {self.settings.tenant_id}, client {self.settings.client_id} (workload identity)"
 
@@ -176,17 +268,37 @@ class WorkloadIdentityAuth(_ConfidentialClientAuth):
 class ManagedIdentityAuth(TokenProvider):
     """Azure managed identity through msal's ManagedIdentityClient (App Service, IMDS and the others it knows)."""
 
-    def _acquire(self, force):
-        msal = _import_msal()
-        if self.settings.managed_identity_client_id:
-            identity = msal.UserAssignedManagedIdentity(client_id=self.settings.managed_identity_client_id)
-        else:
-            identity = msal.SystemAssignedManagedIdentity()
-        # A new client per acquisition: its token cache must not answer a forced refresh.
-        client = msal.ManagedIdentityClient(identity, http_client=MsalHttpClient(self.transport), http_cache={})
-        return self._check(
-            client.acquire_token_for_client(resource=self.settings.resource), "managed identity token request"
+    kind = MANAGED_IDENTITY_REQUEST
+
+    def __init__(self, settings, transport, token_store=None):
+        super().__init__(settings, transport, token_store)
+        self._client = None
+        self._http = MsalHttpClient(transport, who=self.describe(), kind=MANAGED_IDENTITY_REQUEST)
+
+    def _identity(self):
+        """The identity asked for and everything msal reads to reach and prove it (endpoint, header, ...)."""
+        environment = sorted(
+            [name, value] for name, value in os.environ.items() if name.startswith(MANAGED_IDENTITY_ENV_PREFIXES)
         )
+        return ["managed_identity", self.settings.managed_identity_client_id or "", environment]
+
+    def _acquire(self, rejected):
+        msal = _import_msal()
+        cache = self._token_cache(msal, self._identity)
+        with cache.session() as msal_cache:
+            if self._client is None:
+                if self.settings.managed_identity_client_id:
+                    identity = msal.UserAssignedManagedIdentity(client_id=self.settings.managed_identity_client_id)
+                else:
+                    identity = msal.SystemAssignedManagedIdentity()
+                self._client = msal.ManagedIdentityClient(
+                    identity, http_client=self._http, http_cache={}, token_cache=msal_cache
+                )
+            if rejected:
+                drop_access_token(msal_cache, rejected)
+            self._http.last = None
+            result = self._client.acquire_token_for_client(resource=self.settings.resource)
+        return self._check(result)
 
     def describe(self):
         who = self.settings.managed_identity_client_id or "system-assigned"
@@ -203,5 +315,6 @@ AUTH_CLASSES = {
 }
 
 
-def build_token_provider(settings, transport):
-    return AUTH_CLASSES[settings.auth_method](settings, transport)
+def build_token_provider(settings, transport, token_store=None):
+    """The provider for the settings' auth method; `token_store` shares tokens between tasks (the in-process path)."""
+    return AUTH_CLASSES[settings.auth_method](settings, transport, token_store)

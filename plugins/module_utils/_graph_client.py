@@ -9,7 +9,12 @@ import uuid
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import build_token_provider
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import RetryPolicy, Transport, url_path
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
+    RetryPolicy,
+    Transport,
+    url_path,
+    url_without_query,
+)
 
 MAX_PAGES = 1000
 
@@ -92,9 +97,10 @@ class GraphClient:
         client_request_id = str(uuid.uuid4())
         refreshed = False
         retried = False  # across token refreshes: a 404 after any retried DELETE means it was done
+        token = self.auth.token()
         while True:
             headers = {
-                "Authorization": f"Bearer {self.auth.token()}",
+                "Authorization": f"Bearer {token}",
                 "client-request-id": client_request_id,
                 "Accept": "application/json",
             }
@@ -108,7 +114,8 @@ class GraphClient:
             if response.status_code == 401 and not refreshed and _error_code(response) == "InvalidAuthenticationToken":
                 if not self.auth.can_refresh:
                     raise _graph_error(response, method, url, error_class=GraphAuthError)
-                self.auth.refresh()
+                # The new token is used as it comes, even one that expires at once: one refresh per request.
+                token = self.auth.refresh()
                 refreshed = True
                 continue
             if response.status_code == 404 and ok_if_gone_after_retry and retried:
@@ -127,6 +134,7 @@ class GraphClient:
                     client_request_id=client_request_id,
                     method=method,
                     path=url_path(url),
+                    url=url_without_query(url),
                 ) from None
 
 
@@ -169,11 +177,16 @@ def _graph_error(response, method, url, error_class=GraphError):
         client_request_id=client_request_id,
         method=method,
         path=path,
+        url=url_without_query(url),
     )
 
 
-def build_graph_client(params, environ=None, session=None):
-    """Settings, transport and authentication for one task, from its validated parameters."""
+def build_graph_client(params, environ=None, session=None, token_cache=None):
+    """Settings, transport and authentication for one task, from its validated parameters.
+
+    `token_cache` (a plugin_utils._token_cache.TokenCacheStore) shares tokens between the tasks of a run; it is
+    used unless the task's token_cache option (or MSGRAPH_TOKEN_CACHE) is false.
+    """
     settings = resolve_settings(params, environ)
     transport = Transport(
         verify=settings.verify,
@@ -181,4 +194,5 @@ def build_graph_client(params, environ=None, session=None):
         policy=RetryPolicy(max_retries=settings.max_retries),
         session=session,
     )
-    return GraphClient(settings, transport, build_token_provider(settings, transport))
+    token_store = token_cache if settings.token_cache else None
+    return GraphClient(settings, transport, build_token_provider(settings, transport, token_store))

@@ -16,7 +16,8 @@ class GraphOptionError(Exception):
 class GraphError(Exception):
     """A request to Graph (or to a token endpoint) failed.
 
-    The structured fields are also returned as keys of the failed task result.
+    The structured fields are also returned as keys of the failed task result. `url` is the request's URL without
+    its query, `path` its path alone.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class GraphError(Exception):
         client_request_id=None,
         method=None,
         path=None,
+        url=None,
     ):
         super().__init__(message)
         self.status = status
@@ -38,6 +40,7 @@ class GraphError(Exception):
         self.client_request_id = client_request_id
         self.method = method
         self.path = path
+        self.url = url
 
     def with_message(self, message):
         """The same error, told better by a caller that knows what was being looked for."""
@@ -50,6 +53,7 @@ class GraphError(Exception):
             client_request_id=self.client_request_id,
             method=self.method,
             path=self.path,
+            url=self.url,
         )
 
     def to_result(self):
@@ -62,6 +66,7 @@ class GraphError(Exception):
             "client_request_id": self.client_request_id,
             "method": self.method,
             "path": self.path,
+            "url": self.url,
         }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphOptionError
 
 AUTH_METHODS = (
@@ -40,6 +41,8 @@ GRAPH_ARGUMENT_SPEC = {
     "ca_path": {"type": "path"},
     "timeout": {"type": "float", "default": 30},
     "max_retries": {"type": "int", "default": 5},
+    # No default here: an unset option falls back to MSGRAPH_TOKEN_CACHE, then to true.
+    "token_cache": {"type": "bool"},
 }
 
 # Option -> environment variables, first set one wins. AZURE_TENANT and AZURE_SECRET are the names
@@ -57,6 +60,7 @@ ENV_FALLBACKS = {
 SECRET_OPTIONS = ("client_secret", "client_certificate_password", "access_token")
 FEDERATED_TOKEN_ENV = "AZURE_FEDERATED_TOKEN_FILE"
 CLOUD_ENV = "AZURE_CLOUD_ENVIRONMENT"
+TOKEN_CACHE_ENV = "MSGRAPH_TOKEN_CACHE"
 
 
 class Cloud:
@@ -176,6 +180,7 @@ def resolve_settings(params, environ=None):
         verify=verify,
         timeout=float(timeout),
         max_retries=int(max_retries),
+        token_cache=_resolve_token_cache(params.get("token_cache"), environ.get(TOKEN_CACHE_ENV)),
     )
     _check_required(settings)
     return settings
@@ -194,6 +199,17 @@ def _resolve_cloud(option, env_value):
             )
         )
     return name
+
+
+def _resolve_token_cache(option, env_value):
+    if option is not None:
+        return bool(option)
+    if not env_value:
+        return True
+    try:
+        return boolean(env_value.strip(), strict=True)
+    except TypeError:
+        raise GraphOptionError(f"{TOKEN_CACHE_ENV}={env_value!r} is not a boolean; use true or false") from None
 
 
 def _origin(url, option):

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTP transport: one requests session, per-request TLS settings, and retries with a bounded budget.
 
-Both Graph calls and msal's token calls go through it, so certificates, proxies and throttling are
-handled the same way everywhere.
+Both Graph calls and msal's sign-in calls (through _graph_signin.MsalHttpClient) go through it, so certificates,
+proxies and throttling are handled the same way everywhere.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import random
+import re
 import ssl
 import time
 import traceback
@@ -94,13 +95,18 @@ class Transport:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
-    def send(self, method, url, idempotent=True, recover=None, describe=None, **kwargs):
+    def send(
+        self, method, url, idempotent=True, recover=None, describe=None, retry_statuses=THROTTLE_STATUSES, **kwargs
+    ):
         """Send one logical request, retrying it within the budget.
 
         Non-idempotent requests (a POST that creates) are only re-sent when the server cannot have
         processed them: 429, or 503 with Retry-After. After an ambiguous failure (504, a dropped
         connection, a timeout) `recover()` is asked first; whatever it returns (not None) is returned
         instead of a response, since the object already exists.
+
+        `retry_statuses` are the HTTP statuses that are retried (Graph's throttling statuses by default). When
+        they persist, GraphThrottledError is raised; its `response` is the last answer.
         """
         describe = describe or f"{method} {url_path(url)}"
         headers = dict(kwargs.pop("headers", None) or {})
@@ -123,6 +129,7 @@ class Transport:
                     "validate_certs=false to skip verification",
                     method=method,
                     path=url_path(url),
+                    url=url_without_query(url),
                 ) from None
             except (
                 requests.exceptions.ConnectionError,
@@ -131,7 +138,7 @@ class Transport:
             ) as exc:
                 failure = exc
 
-            if response is not None and response.status_code not in THROTTLE_STATUSES:
+            if response is not None and response.status_code not in retry_statuses:
                 return response
             # Did a create perhaps happen? Not after 429 or 503 with Retry-After, nor if we never connected.
             ambiguous = not idempotent and (
@@ -172,25 +179,31 @@ class Transport:
                             "task again: it finds the object if the server created it late",
                             method=method,
                             path=url_path(url),
+                            url=url_without_query(url),
                             client_request_id=headers.get("client-request-id"),
                         )
                 continue
 
             if response is not None:
                 hint = f", Retry-After {retry_after}" if retry_after else ""
-                raise GraphThrottledError(
-                    f"{describe} was throttled (HTTP {response.status_code}{hint}) {exhausted_reason}",
+                outcome = "was throttled" if response.status_code in THROTTLE_STATUSES else "kept failing"
+                error = GraphThrottledError(
+                    f"{describe} {outcome} (HTTP {response.status_code}{hint}) {exhausted_reason}",
                     status=response.status_code,
                     code="throttled",
                     request_id=response.headers.get("request-id"),
                     client_request_id=response.headers.get("client-request-id"),
                     method=method,
                     path=url_path(url),
+                    url=url_without_query(url),
                 )
+                error.response = response
+                raise error
             raise GraphConnectionError(
                 f"{describe} failed: {_short(failure)} ({exhausted_reason})",
                 method=method,
                 path=url_path(url),
+                url=url_without_query(url),
                 client_request_id=headers.get("client-request-id"),
             )
 
@@ -202,6 +215,19 @@ def _server_did_not_process(response):
 def url_path(url):
     """The path of a URL, without origin and query: what messages show."""
     return urlsplit(url).path or "/"
+
+
+def url_without_query(url):
+    """Scheme, host, port and path of a URL: no user information, query or fragment (they may hold secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}{':' + str(port) if port else ''}{parts.path or '/'}"
 
 
 def _tls_reason(exc):
@@ -227,29 +253,10 @@ def _short(exc):
     for marker in ("Caused by ", "(Caused by "):
         if marker in text:
             text = text.split(marker, 1)[1].rstrip(")")
+    # NewConnectionError("HTTPSConnection(host='h', port=1): Failed to ... refused"): keep the quoted reason, and drop
+    # the connection object's repr in front of it (older urllib3: <urllib3.connection.HTTPSConnection object at 0x..>).
+    wrapped = re.match(r"\w+\((['\"])(.*?)\1?\)*$", text, re.DOTALL)
+    if wrapped:
+        text = wrapped.group(2)
+    text = re.sub(r"^(?:<[^>]*>|\w+Connection\([^)]*\)): ", "", text)
     return text.splitlines()[0][:300] if text else exc.__class__.__name__
-
-
-class MsalHttpClient:
-    """The http_client given to msal: our transport, so msal's token requests get the same TLS
-    settings, proxies and retries.
-
-    A token request still throttled after our retries raises GraphThrottledError instead of returning,
-    so msal's own throttle cache never stores it and never hides a later, retried token request.
-    """
-
-    def __init__(self, transport):
-        self.transport = transport
-
-    def post(self, url, params=None, data=None, headers=None, **_ignored):
-        return self._send("POST", url, params=params, data=data, headers=headers)
-
-    def get(self, url, params=None, headers=None, **_ignored):
-        return self._send("GET", url, params=params, headers=headers)
-
-    def close(self):
-        """msal may call close(); the session belongs to the transport."""
-
-    def _send(self, method, url, **kwargs):
-        # Token requests are idempotent: asking twice only yields two tokens.
-        return self.transport.send(method, url, idempotent=True, describe=f"token request to {url_path(url)}", **kwargs)

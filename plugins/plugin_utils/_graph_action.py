@@ -4,7 +4,8 @@
 
 A module in a loop pays process start, imports, a token request and a TLS handshake for every item. Run
 here, imports happen once per worker, and the Graph client (its token and its TLS connection) is kept in
-memory for the rest of the task's loop. Nothing is written to disk.
+memory for the rest of the task's loop. Tokens and discovery documents are shared with the run's other tasks
+through the run's token cache (plugin_utils/_token_cache.py), unless the task's token_cache option is false.
 
 The module itself stays the path for a remote or delegated host, for a controller Python without
 requests, and whenever MSGRAPH_INTUNE_FORCE_MODULE is set to a true value.
@@ -26,6 +27,7 @@ try:
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import GRAPH_ARGUMENT_SPEC
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_task import validation_message
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import REQUESTS_IMPORT_ERROR
+    from ansible_collections.msgraph.intune.plugins.plugin_utils._token_cache import task_token_cache
 except ImportError:  # a controller without the collection's requirements still runs the module
     REQUESTS_IMPORT_ERROR = "import failed"
 
@@ -98,7 +100,7 @@ def _cached_client(params):
     key = tuple(sorted((name, str(params.get(name))) for name in GRAPH_ARGUMENT_SPEC))
     key += tuple(sorted(os.environ.items()))
     if key not in _CLIENTS:
-        _CLIENTS[key] = build_graph_client(params)
+        _CLIENTS[key] = build_graph_client(params, token_cache=task_token_cache())
     return _CLIENTS[key]
 
 

@@ -5,9 +5,11 @@ Each auth method gets its token from the endpoint it should (the emulator's log 
 environment the way AWX and AKS inject them, contradictory options fail before any request, and a token that expires
 during a task is refreshed exactly once.
 
-Neither execution path keeps a token beyond its task (a module process per task item; the action plugin's client
-cache lives in the task's worker process), so tokens expired between two tasks never cause a 401: the next task
-fetches its own. A 401 on a cached token therefore needs the expiry *during* a task: between two loop items (the
+The in-process path shares tokens between the tasks of a run (tests/integration/test_token_cache.py). The tests here
+are about each task's own sign-in, so they turn that off (MSGRAPH_TOKEN_CACHE=false, ``PER_TASK_SIGN_IN``): then
+neither execution path keeps a token beyond its task (a module process per task item; the action plugin's client
+lives in the task's worker process), so tokens expired between two tasks never cause a 401: the next task fetches
+its own. A 401 on a token kept in memory therefore needs the expiry *during* a task: between two loop items (the
 in-process path keeps its client across items), or while a request is held back by a latency fault.
 
 The process environment is scrubbed of Azure/identity variables for every test (see ``clean_environment``), so only
@@ -25,6 +27,8 @@ MODULE = "msgraph.intune.device_management_partner"
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
 PARTNERS_PATH = "/v1.0/deviceManagement/deviceManagementPartners"
 TOKEN_KINDS = ("token", "managed_identity")
+# Every task signs in by itself, so that its own token request shows which credentials and endpoint it used.
+PER_TASK_SIGN_IN = {"MSGRAPH_TOKEN_CACHE": "false"}
 # Variables through which credentials or an identity endpoint could reach a module from the test's own environment.
 
 
@@ -189,7 +193,10 @@ def auth_cases(emulator, tmp_path):
 def test_every_auth_method_gets_a_token_and_the_module_works(emulator, run_playbook, execution_path, tmp_path):
     cases = auth_cases(emulator, tmp_path)
     emulator.control.clear_log()  # drop the harness's own token request for the access token case
-    run = run_playbook([create_task(name, options, environment) for name, options, environment, _expected in cases])
+    run = run_playbook(
+        [create_task(name, options, environment) for name, options, environment, _expected in cases],
+        env=PER_TASK_SIGN_IN,
+    )
     assert run.rc == 0, run.output
 
     segments = segments_by_created_name(emulator.control.log())
@@ -254,7 +261,7 @@ def test_environment_credentials_as_awx_injects_them_and_task_options_win(emulat
         ),
     ]
     emulator.control.clear_log()
-    run = run_playbook(tasks, env=awx_environment)
+    run = run_playbook(tasks, env=dict(awx_environment, **PER_TASK_SIGN_IN))
     assert run.rc == 0, run.output
 
     segments = segments_by_created_name(emulator.control.log())
@@ -367,7 +374,7 @@ def test_expired_token_is_refreshed_once_and_a_second_expiry_fails(emulator, run
         return any(fault["id"] == latency_fault and fault["fired"] for fault in emulator.control.faults())
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(run_playbook, tasks, info=emulator.info)
+        running = pool.submit(run_playbook, tasks, info=emulator.info, env=PER_TASK_SIGN_IN)
         # The PATCH is now waiting in the emulator, after its token was issued and before it is checked.
         wait_for(lambda: latency_fault_fired() or running.done(), "the PATCH to reach the emulator")
         emulator.control.expire_tokens()

@@ -68,6 +68,8 @@ def test_no_secret_in_output_results_or_files_at_vvvv(emulator, run_playbook, ex
     }
     # Credentials reach the process environment as AWX and AKS put them there. (The task keyword `environment:`
     # is not used for them: with a module process Ansible itself prints those values in its -vvv EXEC lines.)
+    cache_home = tmp_path / "cache-home"
+    token_cache = cache_home / "msgraph-tokens"
     process_environment = {
         "AZURE_CLIENT_ID": tenant1["client_id"],
         "AZURE_TENANT": tenant1["tenant_id"],
@@ -77,6 +79,9 @@ def test_no_secret_in_output_results_or_files_at_vvvv(emulator, run_playbook, ex
         "IDENTITY_HEADER": info["managed_identity_header"],
         "MSGRAPH_ACCESS_TOKEN": secrets["wrong access token from the environment"],
         "ANSIBLE_REMOTE_TMP": str(tmp_path / "remote-tmp"),
+        # The token cache that tasks share, kept after the run (by default it goes with Ansible's temporary
+        # directory), so that the scan can read it and everything around it.
+        "MSGRAPH_TOKEN_CACHE_DIR": str(token_cache),
     }
     # The tasks name secrets through variables, as a vault would provide them. (Written literally into the playbook, a
     # secret would be shown by ansible-core itself on failure, in the source excerpt of the failed task.)
@@ -164,8 +169,20 @@ def test_no_secret_in_output_results_or_files_at_vvvv(emulator, run_playbook, ex
     ]
     assert leftovers == [], leftovers
 
+    # Issued tokens live in the token cache and nowhere else; the cache holds no credential in any form.
+    cache_files = sorted(path for path in token_cache.rglob("*") if path.is_file()) if token_cache.exists() else []
+    cached_tokens = find_secrets({}, paths=cache_files, patterns={"issued access token": ISSUED_TOKEN_PATTERN})
+    if execution_path == "in_process":
+        assert cached_tokens, "the in-process tasks shared no token (and the scan below would skip nothing)"
+    else:
+        assert cache_files == [], cache_files  # module processes sign in by themselves
+    assert_no_secrets(secrets, paths=cache_files)
+    cache_home.mkdir(exist_ok=True)
+
     remote_tmp = [tmp_path / "remote-tmp"] if (tmp_path / "remote-tmp").exists() else []
-    sources = playbook_sources(run, extra_paths=remote_tmp)  # the local one is inside the run's directory
+    # The local temporary directory is inside the run's directory; the cache's neighbours are scanned, not the cache.
+    sources = playbook_sources(run, extra_paths=[*remote_tmp, cache_home])
+    sources["exclude"].extend(cache_files)
     sources["texts"]["emulator output"] = emulator.read_log()
     patterns = {"issued access token": ISSUED_TOKEN_PATTERN, "private key": PRIVATE_KEY_PATTERN}
     assert_no_secrets(secrets, patterns=patterns, **sources)

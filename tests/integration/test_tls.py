@@ -102,7 +102,10 @@ def test_ca_path_and_validate_certs_reach_every_endpoint(
         ),
     ]
     emulator.control.clear_log()
-    run = run_playbook([task for task, _words in cases], env={"REQUESTS_CA_BUNDLE": unrelated_ca})
+    # Every task signs in by itself (no token shared between tasks), so that each TLS setting meets the token endpoint.
+    run = run_playbook(
+        [task for task, _words in cases], env={"REQUESTS_CA_BUNDLE": unrelated_ca, "MSGRAPH_TOKEN_CACHE": "false"}
+    )
     assert run.rc == 0, run.output
 
     for task, words in cases:

@@ -92,13 +92,19 @@ class Playbooks:
         self.remote_tmp = tmp_path / "remote-tmp"
         self.extra_secrets = {}
         self.secret_env = {}
+        self.token_caches = []
 
     def run(self, plays, hosts=("localhost",), env=None, forks=None):
         """Run a full playbook (a list of plays) on local-connection hosts; returns the PlaybookRun."""
         inventory = "".join(
             f"{host} ansible_connection=local ansible_python_interpreter={sys.executable}\n" for host in hosts
         )
-        environment = {"ANSIBLE_REMOTE_TEMP": str(self.remote_tmp), **self.secret_env}
+        # Each run's token cache in a directory of its own that outlives the run (by default it goes with Ansible's
+        # temporary directory), so that scan() can read it and everything around it.
+        token_cache = self.tmp_path / f"token-cache-{len(self.runs) + 1}" / "tokens"
+        self.token_caches.append(token_cache)
+        environment = {"ANSIBLE_REMOTE_TEMP": str(self.remote_tmp), "MSGRAPH_TOKEN_CACHE_DIR": str(token_cache)}
+        environment.update(self.secret_env)
         if forks:
             environment["ANSIBLE_FORKS"] = str(forks)
         environment.update(env or {})
@@ -151,7 +157,8 @@ class Playbooks:
         return {key: value for key, value in options.items() if value is not None}
 
     def scan(self):
-        """Scan every run of this test (and the emulator's own log) for every known secret and any access token.
+        """Scan every run of this test (and the emulator's own log) for every known secret and any access token
+        (except in the runs' token caches, which are scanned for secrets only).
 
         A fresh secret is planted first, raw in a text and base64-encoded in a file of the scanned tree; the scan
         must find both, or its zero is worthless. Returns the real hits.
@@ -171,6 +178,14 @@ class Playbooks:
             exclude.extend(sources["exclude"])
         if self.remote_tmp.exists():
             paths.append(self.remote_tmp)
+        # Access tokens belong in the token caches and nowhere else: around them, tokens and secrets are looked for;
+        # in them, secrets only (a cache holds tokens, never a credential).
+        cache_files = []
+        for token_cache in self.token_caches:
+            token_cache.parent.mkdir(parents=True, exist_ok=True)
+            paths.append(token_cache.parent)
+            cache_files.extend(path for path in token_cache.rglob("*") if path.is_file())
+        exclude.extend(cache_files)
         hits = find_secrets(
             dict(known, planted=planted),
             texts=texts,
@@ -178,6 +193,7 @@ class Playbooks:
             patterns={"access token": ACCESS_TOKEN_PATTERN},
             exclude=exclude,
         )
+        hits.extend(find_secrets(known, paths=cache_files))
         planted_sources = {hit.source for hit in hits if hit.label == "planted"}
         assert "planted text" in planted_sources, "the secret scan missed a planted raw secret"
         assert str(plant_dir / "blob.txt") in planted_sources, "the secret scan missed a planted base64 secret"

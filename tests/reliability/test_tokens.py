@@ -5,8 +5,9 @@ the item's ``when:``). On the in-process path the loop shares one Graph client, 
 gets 401, the client refreshes exactly once and the request succeeds. A module process signs in afresh for every
 item, so there the expiry costs nothing: no 401 at all.
 
-Task 2 signs in while the emulator issues tokens that are already expired: the first 401 triggers one refresh, the
-second 401 ends the task with a clear error (no refresh loop). Task 3 uses an access_token that has expired: it
+Task 2 signs in by itself (token_cache: false; the run's token cache would hand it task 1's token, still valid)
+while the emulator issues tokens that are already expired: the first 401 triggers one refresh, the second 401 ends
+the task with a clear error (no refresh loop). Task 3 uses an access_token that has expired: it
 cannot be refreshed, so one Graph request, no token request, and a clear error.
 """
 
@@ -45,8 +46,9 @@ def test_token_expiry_mid_run(emulator, playbooks, tally, execution_path):
             "when": WHEN_CTL,
         },
         {
+            # Signs in by itself (not from the run's token cache, which holds task 1's token, still valid).
             "name": "tokens born expired",
-            MODULE: {"id": "{{ item.id }}", "partner_state": "enabled"},
+            MODULE: {"id": "{{ item.id }}", "partner_state": "enabled", "token_cache": False},
             "loop": [{"id": "tok-4", "ctl": playbooks.ctl("config", {"token_lifetime": 0})}],
             "when": WHEN_CTL,
             "failed_when": False,

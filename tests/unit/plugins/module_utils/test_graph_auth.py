@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import subprocess
 import sys
 
+import msal
 import pytest
 from ansible_collections.msgraph.intune.plugins.module_utils import _graph_auth, _graph_client
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import (
@@ -21,7 +23,8 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import 
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import MsalHttpClient, Transport
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import MsalHttpClient
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import Transport
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -135,9 +138,6 @@ class FakeMsal:
                 outer.events.append(("acquire", tuple(scopes)))
                 return outer.results.pop(0)
 
-            def remove_tokens_for_client(self):
-                outer.events.append(("remove_tokens",))
-
         class SystemAssignedManagedIdentity:
             kind = "system"
 
@@ -148,9 +148,10 @@ class FakeMsal:
                 self.client_id = client_id
 
         class ManagedIdentityClient:
-            def __init__(self, identity, http_client, http_cache):
+            def __init__(self, identity, http_client, http_cache, token_cache):
                 self.identity = identity
                 self.http_client = http_client
+                self.token_cache = token_cache
                 outer.apps.append(self)
 
             def acquire_token_for_client(self, resource):
@@ -161,6 +162,7 @@ class FakeMsal:
         self.SystemAssignedManagedIdentity = SystemAssignedManagedIdentity
         self.UserAssignedManagedIdentity = UserAssignedManagedIdentity
         self.ManagedIdentityClient = ManagedIdentityClient
+        self.TokenCache = msal.TokenCache  # the real one: providers drop rejected tokens from it
 
 
 def use_fake_msal(monkeypatch, *results):
@@ -205,8 +207,9 @@ class TestClientSecret:
         assert provider.refresh() == "tok-2"
         assert provider.token() == "tok-2"
         scope = ("https://graph.microsoft.com/.default",)
-        assert fake.events == [("acquire", scope), ("remove_tokens",), ("acquire", scope)]
+        assert fake.events == [("acquire", scope), ("acquire", scope)]
         assert len(fake.apps) == 1
+        assert isinstance(fake.apps[0].kwargs["token_cache"], msal.TokenCache)
 
     def test_entra_error_first_line_only(self, monkeypatch, transport):
         use_fake_msal(monkeypatch, dict(ENTRA_ERROR))
@@ -214,12 +217,13 @@ class TestClientSecret:
             ClientSecretAuth(secret_settings(), transport).token()
         error = info.value
         assert str(error) == (
-            f"token request failed for tenant {TENANT}, client {CLIENT}: invalid_client: "
-            "AADSTS7000215: Invalid client secret provided."
+            f"token request failed for tenant {TENANT}, client {CLIENT} at https://login.microsoftonline.com: "
+            "invalid_client: AADSTS7000215: Invalid client secret provided. (correlation_id: c-1)"
         )
-        assert (error.code, error.graph_message, error.request_id) == (
+        assert (error.code, error.graph_message, error.request_id, error.client_request_id) == (
             "invalid_client",
             "AADSTS7000215: Invalid client secret provided.",
+            None,
             "c-1",
         )
         assert "s3cret" not in str(error)
@@ -227,7 +231,7 @@ class TestClientSecret:
     @pytest.mark.parametrize("result", [None, {}, {"error": "x"}])
     def test_empty_results(self, monkeypatch, transport, result):
         use_fake_msal(monkeypatch, result)
-        with pytest.raises(GraphAuthError, match=r"token request failed for tenant .*: (no_token|x)$"):
+        with pytest.raises(GraphAuthError, match=r"^token request failed for tenant .*: (no token in the answer|x)$"):
             ClientSecretAuth(secret_settings(), transport).token()
 
     def test_invalid_authority(self, monkeypatch, transport):
@@ -249,8 +253,8 @@ class TestManagedIdentity:
         assert provider.token() == "mi-1"
         assert provider.refresh() == "mi-2"
         assert fake.events == [("acquire_mi", "https://microsoftgraph.chinacloudapi.cn")] * 2
-        # A new client for the refresh, so that msal's cache cannot answer it.
-        assert len(fake.apps) == 2
+        # One client: the refresh drops the rejected token from its cache, so the cache cannot answer with it.
+        assert len(fake.apps) == 1
         assert fake.apps[0].identity.kind == "system"
         assert fake.apps[0].http_client.transport is transport
 
@@ -381,3 +385,185 @@ class TestClientCertificate:
         provider = ClientCertificateAuth(certificate_settings(pfx), transport)
         with pytest.raises(GraphOptionError, match="must hold both a private key and a certificate"):
             provider._credential()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Token reuse: expiry margin, dropping a rejected token, the shared store's identity keys
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class FakeStore:
+    """A token_store stand-in: records the identities asked for; its caches are msal's own, in memory."""
+
+    def __init__(self):
+        self.identities = []
+        self.sessions = 0
+        self.trust = []
+        self.caches = {}
+
+    def for_identity(self, identity):
+        self.identities.append(identity)
+        return self.caches.setdefault(repr(identity), FakeIdentityCache(self))
+
+    def discovery_cache(self, verify):
+        self.trust.append(verify)
+        return None if verify is False else f"discovery cache for {verify}"
+
+
+class FakeIdentityCache:
+    def __init__(self, store):
+        self.store = store
+        self.msal_cache = msal.TokenCache()
+
+    @contextlib.contextmanager
+    def session(self):
+        self.store.sessions += 1
+        yield self.msal_cache
+
+
+def add_access_token(cache, token, scope):
+    cache.add(
+        {
+            "client_id": CLIENT,
+            "scope": [scope],
+            "token_endpoint": f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token",
+            "response": {"access_token": token, "expires_in": 3600, "token_type": "Bearer"},
+            "grant_type": "client_credentials",
+        }
+    )
+
+
+class TestReuse:
+    def test_in_memory_until_the_margin_before_expiry(self, monkeypatch, transport):
+        clock = {"now": 1000.0}
+        monkeypatch.setattr(_graph_auth.time, "time", lambda: clock["now"])
+        fake = use_fake_msal(
+            monkeypatch,
+            {"access_token": "tok-1", "expires_in": 3600},
+            {"access_token": "tok-2", "expires_in": 200},
+            {"access_token": "tok-3", "expires_in": 0},
+            {"access_token": "tok-4", "expires_in": 3599},
+        )
+        provider = ClientSecretAuth(secret_settings(), transport)
+        assert provider.token() == "tok-1"
+        clock["now"] = 1000.0 + 3600 - 300 - 1
+        assert provider.token() == "tok-1"  # still more than 5 minutes left
+        clock["now"] += 1
+        assert provider.token() == "tok-2"  # 5 minutes left: msal is asked again
+        clock["now"] += 99
+        assert provider.token() == "tok-2"  # a short-lived token: kept for half its lifetime
+        clock["now"] += 1
+        assert provider.token() == "tok-3"  # one that expires at once is handed out once ...
+        assert provider.token() == "tok-4"  # ... and never again
+        assert len(fake.events) == 4
+
+    def test_drop_access_token_removes_only_the_rejected_one(self):
+        cache = msal.TokenCache()
+        add_access_token(cache, "rejected", "https://graph.microsoft.com/.default")
+        add_access_token(cache, "other", "https://graph.microsoft.us/.default")
+        _graph_auth.drop_access_token(cache, "rejected")
+        assert [entry["secret"] for entry in cache.search(cache.CredentialType.ACCESS_TOKEN)] == ["other"]
+        _graph_auth.drop_access_token(cache, "not there")
+        assert [entry["secret"] for entry in cache.search(cache.CredentialType.ACCESS_TOKEN)] == ["other"]
+
+    def test_refresh_drops_the_rejected_token_from_the_shared_cache(self, monkeypatch, transport):
+        use_fake_msal(monkeypatch, {"access_token": "tok-1"}, {"access_token": "tok-2"})
+        store = FakeStore()
+        provider = ClientSecretAuth(secret_settings(), transport, store)
+        assert provider.token() == "tok-1"
+        cache = next(iter(store.caches.values())).msal_cache
+        add_access_token(cache, "tok-1", "https://graph.microsoft.com/.default")  # as msal would have stored it
+        assert provider.refresh() == "tok-2"
+        assert list(cache.search(cache.CredentialType.ACCESS_TOKEN)) == []
+        assert store.sessions == 2  # every acquisition loads and saves under the identity's lock
+
+    def test_without_a_store_the_cache_is_the_tasks_own(self, monkeypatch, transport):
+        fake = use_fake_msal(monkeypatch, {"access_token": "tok-1"})
+        ClientSecretAuth(secret_settings(), transport).token()
+        cache = fake.apps[0].kwargs["token_cache"]
+        assert isinstance(cache, msal.TokenCache) and not isinstance(cache, msal.SerializableTokenCache)
+
+
+class TestIdentityKeys:
+    def identity(self, monkeypatch, transport, settings, provider_class=ClientSecretAuth):
+        use_fake_msal(monkeypatch, {"access_token": "tok"})
+        store = FakeStore()
+        provider_class(settings, transport, store).token()
+        (identity,) = store.identities
+        return identity
+
+    def test_client_secret(self, monkeypatch, transport):
+        identity = self.identity(monkeypatch, transport, secret_settings())
+        assert identity == ["client_secret", "https://login.microsoftonline.com", TENANT, CLIENT, "s3cret"]
+        other_secret = self.identity(monkeypatch, transport, secret_settings(client_secret="s3cret-2"))
+        other_authority = self.identity(monkeypatch, transport, secret_settings(cloud="usgov"))
+        same = self.identity(monkeypatch, transport, secret_settings(tenant_id=TENANT.upper()))
+        assert len({repr(identity), repr(other_secret), repr(other_authority)}) == 3
+        assert same == identity  # tenant and client ids ignore case, as Entra does
+
+    def test_discovery_cache_only_for_verified_connections(self, monkeypatch, transport):
+        store = FakeStore()
+        verified = ClientSecretAuth(secret_settings(), transport, store)
+        unverified = ClientSecretAuth(secret_settings(validate_certs=False), transport, store)
+        assert verified._http.discovery_cache == "discovery cache for True"
+        assert unverified._http.discovery_cache is None
+        assert store.trust == [True, False]
+
+    def test_managed_identity_includes_what_msal_reads_from_the_environment(self, monkeypatch, transport):
+        settings = resolve_settings({"auth_method": "managed_identity"}, {})
+        monkeypatch.setenv("IDENTITY_ENDPOINT", "https://127.0.0.1/msi/token")
+        monkeypatch.setenv("IDENTITY_HEADER", "header-1")
+        first = self.identity(monkeypatch, transport, settings, ManagedIdentityAuth)
+        monkeypatch.setenv("IDENTITY_HEADER", "header-2")
+        second = self.identity(monkeypatch, transport, settings, ManagedIdentityAuth)
+        assert first[:2] == ["managed_identity", ""]
+        assert ["IDENTITY_HEADER", "header-1"] in first[2] and ["IDENTITY_HEADER", "header-2"] in second[2]
+
+    def test_workload_identity_includes_the_federated_token(self, monkeypatch, tmp_path, transport):
+        token_file = tmp_path / "token"
+        token_file.write_text("jwt-1\n")
+        settings = resolve_settings(
+            {"auth_method": "workload_identity", "tenant_id": TENANT, "client_id": CLIENT},
+            environ={"AZURE_FEDERATED_TOKEN_FILE": str(token_file)},
+        )
+        identity = self.identity(monkeypatch, transport, settings, WorkloadIdentityAuth)
+        assert identity[-2:] == [str(token_file), "jwt-1"]
+        token_file.unlink()
+        with pytest.raises(GraphOptionError, match=r"AZURE_FEDERATED_TOKEN_FILE\) cannot be read"):
+            self.identity(monkeypatch, transport, settings, WorkloadIdentityAuth)
+
+
+def test_certificate_identity_is_the_key_and_certificate(monkeypatch, tmp_path, transport, key_and_certificate):
+    """The same key and certificate as PEM and as PFX are one identity; another key is another one."""
+    key, certificate = key_and_certificate
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    pfx = tmp_path / "client.pfx"
+    encryption = serialization.BestAvailableEncryption(b"pfx-pass")
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"client", key, certificate, None, encryption))
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other_certificate = (
+        x509.CertificateBuilder()
+        .subject_name(certificate.subject)
+        .issuer_name(certificate.issuer)
+        .public_key(other_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(certificate.not_valid_before_utc)
+        .not_valid_after(certificate.not_valid_after_utc)
+        .sign(other_key, hashes.SHA256())
+    )
+    other = tmp_path / "other.pfx"
+    other.write_bytes(pkcs12.serialize_key_and_certificates(b"o", other_key, other_certificate, None, encryption))
+    identities = []
+    for path in (pem, pfx, other):
+        use_fake_msal(monkeypatch, {"access_token": "tok"})
+        store = FakeStore()
+        password = "pfx-pass" if path.suffix == ".pfx" else None
+        ClientCertificateAuth(certificate_settings(path, password), transport, store).token()
+        identities.extend(store.identities)
+    assert identities[0] == identities[1]
+    assert identities[2] != identities[0]
+    assert "pfx-pass" not in repr(identities)  # the password opens the key; the key itself identifies

@@ -183,6 +183,7 @@ class TestErrors:
             "client_request_id": "cli-1",
             "method": "GET",
             "path": COLLECTION_PATH,
+            "url": COLLECTION_URL,  # without the query
         }
 
     def test_ids_fall_back_to_headers(self, make_client):
@@ -250,6 +251,28 @@ class TestTokenRefresh:
         assert [call.headers["Authorization"] for call in session.calls] == ["Bearer tok-1", "Bearer tok-2"]
         # Still the same logical request.
         assert session.calls[0].headers["client-request-id"] == session.calls[1].headers["client-request-id"]
+
+    def test_the_refreshed_token_is_used_as_it_comes(self, make_client):
+        """One token() per logical request; after a 401 the token from refresh() is sent, not a further token()."""
+
+        class ExpiringProvider(FakeTokenProvider):
+            asked = 0
+
+            def token(self):
+                self.asked += 1
+                self.issued += 1  # a provider that would fetch anew on every call, e.g. for short-lived tokens
+                return f"tok-{self.issued}"
+
+            def refresh(self):
+                self.refreshes += 1
+                self.issued += 1
+                return f"tok-{self.issued}"
+
+        provider = ExpiringProvider()
+        client, session = make_client(INVALID_TOKEN, (200, {"id": "p1"}), provider=provider)
+        client.get(f"{COLLECTION}/p1")
+        assert (provider.asked, provider.refreshes) == (1, 1)
+        assert [call.headers["Authorization"] for call in session.calls] == ["Bearer tok-2", "Bearer tok-3"]
 
     def test_second_401_fails(self, make_client):
         provider = FakeTokenProvider()

@@ -22,6 +22,7 @@ FIELDS = {
     "client_request_id": "cli-1",
     "method": "GET",
     "path": "/v1.0/x",
+    "url": "https://graph.example.test/v1.0/x",
 }
 
 
@@ -36,6 +37,7 @@ def test_graph_error_result():
         "client_request_id": "cli-1",
         "method": "GET",
         "path": "/v1.0/x",
+        "url": "https://graph.example.test/v1.0/x",
     }
 
 

@@ -229,6 +229,29 @@ class TestRequiredOptions:
         assert isinstance(settings.timeout, float)
 
 
+class TestTokenCache:
+    @pytest.mark.parametrize(
+        "option, environ, expected",
+        [
+            (None, {}, True),
+            (False, {}, False),
+            (True, {"MSGRAPH_TOKEN_CACHE": "false"}, True),  # the task's option beats the environment
+            (False, {"MSGRAPH_TOKEN_CACHE": "yes"}, False),
+            (None, {"MSGRAPH_TOKEN_CACHE": "false"}, False),
+            (None, {"MSGRAPH_TOKEN_CACHE": " No "}, False),
+            (None, {"MSGRAPH_TOKEN_CACHE": "1"}, True),
+            (None, {"MSGRAPH_TOKEN_CACHE": ""}, True),  # empty counts as unset
+        ],
+    )
+    def test_option_then_environment_then_true(self, option, environ, expected):
+        assert resolve_settings({"access_token": "t", "token_cache": option}, environ).token_cache is expected
+
+    def test_a_value_that_is_not_a_boolean_fails(self):
+        with pytest.raises(GraphOptionError) as info:
+            resolve_settings({"access_token": "t"}, {"MSGRAPH_TOKEN_CACHE": "sometimes"})
+        assert str(info.value) == "MSGRAPH_TOKEN_CACHE='sometimes' is not a boolean; use true or false"
+
+
 class TestClouds:
     @pytest.mark.parametrize(
         "cloud, graph_endpoint, authority_host, scope",

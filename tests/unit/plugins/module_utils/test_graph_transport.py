@@ -14,10 +14,10 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors impor
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
     USER_AGENT,
-    MsalHttpClient,
     RetryPolicy,
     Transport,
     url_path,
+    url_without_query,
 )
 
 URL = "https://127.0.0.1:8443/v1.0/deviceManagement/deviceManagementPartners"
@@ -231,6 +231,35 @@ class TestRetriedFailures:
         assert "HTTPSConnectionPool" not in str(info.value)
         assert "[Errno 111] Connection refused" in str(info.value)
 
+    @pytest.mark.parametrize(
+        "cause, reason",
+        [
+            (
+                (
+                    "NewConnectionError(\"HTTPSConnection(host='127.0.0.1', port=1): Failed to establish a new connection: "
+                    '[Errno 111] Connection refused"))'
+                ),
+                "Failed to establish a new connection: [Errno 111] Connection refused",
+            ),
+            (
+                (
+                    "NameResolutionError(\"HTTPSConnection(host='x.invalid', port=443): Failed to resolve 'x.invalid' "
+                    '([Errno -2] Name or service not known)"))'
+                ),
+                "Failed to resolve 'x.invalid' ([Errno -2] Name or service not known)",
+            ),
+        ],
+    )
+    def test_urllib3_2_reasons_without_the_connection_repr(self, make_transport, cause, reason):
+        error = requests.exceptions.ConnectionError(
+            f"HTTPSConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /v1.0 (Caused by {cause}"
+        )
+        transport, _session = make_transport(error, max_retries=0)
+        with pytest.raises(GraphConnectionError) as info:
+            transport.send("GET", URL)
+        assert str(info.value) == f"GET {PATH} failed: {reason} (after 1 attempts)"
+        assert info.value.url == URL
+
     def test_connection_dropped_mid_body_is_retried(self, make_transport):
         dropped = requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)")
         transport, session = make_transport(dropped, OK)
@@ -410,30 +439,28 @@ class TestPostRules:
             transport.send("POST", URL, idempotent=False, recover=lambda: None)
         assert len(session.calls) == 2
 
+    def test_retry_statuses_of_the_caller(self, make_transport):
+        transport, session = make_transport(500, 502, OK)
+        assert transport.send("GET", URL, retry_statuses=frozenset((500, 502))).status_code == 200
+        assert len(session.calls) == 3
+
+    def test_other_statuses_are_not_retried_by_default(self, make_transport):
+        transport, session = make_transport(500, OK)
+        assert transport.send("GET", URL).status_code == 500
+        assert len(session.calls) == 1
+
+    def test_exhausted_error_keeps_the_last_answer(self, make_transport):
+        transport, _session = make_transport(502, (502, {"error": "x"}), max_retries=1)
+        with pytest.raises(GraphThrottledError) as info:
+            transport.send("GET", URL + "?a=b", retry_statuses=frozenset((502,)))
+        assert str(info.value) == f"GET {PATH} kept failing (HTTP 502) after 2 attempts"
+        assert info.value.response.json() == {"error": "x"}
+        assert (info.value.status, info.value.path, info.value.url) == (502, PATH, URL)
+
     def test_idempotent_post_is_retried_after_504(self, make_transport):
         transport, session = make_transport(504, 204)
         assert transport.send("POST", URL + "/p1/terminate").status_code == 204
         assert len(session.calls) == 2
-
-
-class TestMsalHttpClient:
-    def test_token_post_goes_through_the_transport_and_is_retried(self, make_transport):
-        transport, session = make_transport(504, (200, {"access_token": "tok"}), verify="/ca.pem")
-        client = MsalHttpClient(transport)
-        token_url = "https://127.0.0.1:8443/tenant/oauth2/v2.0/token"
-        response = client.post(token_url, data={"grant_type": "client_credentials"}, headers={"X": "1"}, stream=True)
-        assert response.json() == {"access_token": "tok"}
-        assert [call.kwargs["verify"] for call in session.calls] == ["/ca.pem", "/ca.pem"]
-        assert session.calls[0].kwargs["data"] == {"grant_type": "client_credentials"}
-        assert "stream" not in session.calls[0].kwargs
-
-    def test_token_request_still_throttled_raises(self, make_transport):
-        transport, _session = make_transport(429, max_retries=0)
-        with pytest.raises(GraphThrottledError) as info:
-            MsalHttpClient(transport).get("https://127.0.0.1:8443/tenant/v2.0/.well-known/openid-configuration")
-        assert str(info.value).startswith(
-            "token request to /tenant/v2.0/.well-known/openid-configuration was throttled"
-        )
 
 
 @pytest.mark.parametrize(
@@ -447,3 +474,15 @@ class TestMsalHttpClient:
 )
 def test_url_path(url, path):
     assert url_path(url) == path
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://127.0.0.1:8443/t/oauth2/v2.0/token?x=secret#f", "https://127.0.0.1:8443/t/oauth2/v2.0/token"),
+        ("https://user:pass@graph.example.test/v1.0", "https://graph.example.test/v1.0"),
+        ("https://[::1]:8443", "https://[::1]:8443/"),
+    ],
+)
+def test_url_without_query(url, expected):
+    assert url_without_query(url) == expected

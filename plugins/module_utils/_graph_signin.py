@@ -1,0 +1,213 @@
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sign-in requests (OIDC discovery, token requests, managed identity) and their failures, told as such.
+
+msal sends its requests through MsalHttpClient, which names each one for what it is. A failed sign-in names the
+request (discovery or token request), who signs in where (tenant, client and authority host, or the managed
+identity), the HTTP status, Entra's error with its AADSTS description, and the trace and correlation ids that
+Microsoft support asks for; the failed result gets status, method, url and path. Messages are built from these
+fields alone, and Entra never echoes a credential, so no secret can reach one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphAuthError,
+    GraphConnectionError,
+    GraphError,
+    GraphThrottledError,
+)
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
+    THROTTLE_STATUSES,
+    url_path,
+    url_without_query,
+)
+
+OIDC_DISCOVERY = "OIDC discovery"
+INSTANCE_DISCOVERY = "instance discovery"
+TOKEN_REQUEST = "token request"
+MANAGED_IDENTITY_REQUEST = "managed identity token request"
+DISCOVERY_KINDS = (OIDC_DISCOVERY, INSTANCE_DISCOVERY)
+# Sign-in requests are idempotent (asking twice only yields two tokens), so server errors are retried too.
+SIGN_IN_RETRY_STATUSES = THROTTLE_STATUSES | frozenset((500, 502))
+
+
+def request_kind(url):
+    """What msal asks for at this URL."""
+    path = urlsplit(url).path.rstrip("/")
+    if path.endswith("/.well-known/openid-configuration"):
+        return OIDC_DISCOVERY
+    if path.endswith("/discovery/instance"):
+        return INSTANCE_DISCOVERY
+    return TOKEN_REQUEST
+
+
+class Exchange:
+    """One sign-in request and the answer it got."""
+
+    def __init__(self, kind, method, url, response):
+        self.kind = kind
+        self.method = method
+        self.url = url
+        self.response = response
+
+
+def response_body(response):
+    """The JSON object of a response, or {} (Entra answers errors with JSON; a proxy may not)."""
+    try:
+        body = response.json()
+    except (ValueError, AttributeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _header(headers, name):
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is None and hasattr(headers, "items"):
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+def entra_fields(body, headers=None):
+    """error, description (its first line, which holds the AADSTS code), trace_id and correlation_id.
+
+    From an Entra error body or msal's result dict; the ids fall back to the response headers.
+    """
+    body = body if isinstance(body, dict) else {}
+    description = body.get("error_description")
+    lines = description.strip().splitlines() if isinstance(description, str) else []
+    error = body.get("error")
+    return {
+        "error": error if isinstance(error, str) and error else None,
+        "description": lines[0].strip() if lines else None,
+        "trace_id": body.get("trace_id") or _header(headers, "x-ms-request-id"),
+        "correlation_id": body.get("correlation_id") or _header(headers, "client-request-id"),
+    }
+
+
+def sign_in_error(
+    kind, who, method=None, url=None, status=None, fields=None, detail=None, error_class=GraphAuthError, code=None
+):
+    """A GraphError saying which sign-in request failed for whom, and how.
+
+    `detail` is what the transport said (throttled after retries, no answer, TLS); otherwise the HTTP status (if
+    any) heads the reason. Entra's error and description follow, then its trace and correlation ids.
+    """
+    fields = fields or {}
+    error = fields.get("error")
+    description = fields.get("description")
+    head = detail
+    if head is None and status is not None:
+        head = f"{method} {url_path(url)} returned HTTP {status}"
+        if error:
+            head += f" {error}"
+            error = None
+    reason = ": ".join(part for part in (head, error, description) if part) or "no token in the answer"
+    text = f"{kind} failed for {who}: {reason}"
+    ids = [f"{name}: {fields[name]}" for name in ("trace_id", "correlation_id") if fields.get(name)]
+    if ids:
+        text += " ({})".format(", ".join(ids))
+    return error_class(
+        text,
+        status=status,
+        code=fields.get("error") or code,
+        graph_message=description,
+        request_id=fields.get("trace_id"),
+        client_request_id=fields.get("correlation_id"),
+        method=method,
+        path=url_path(url) if url else None,
+        url=url_without_query(url) if url else None,
+    )
+
+
+class MsalHttpClient:
+    """The http_client given to msal: our transport, so msal's requests get the same TLS settings, proxies and
+    retries as Graph's, and failures that say what was asked of whom.
+
+    A request still failing after our retries raises instead of returning, so msal's own throttle cache never stores
+    it and never hides a later, retried request. `last` is the last exchange, from which an error that msal reports
+    out of a response is told the same way. GETs of discovery documents go through `discovery_cache` when one is
+    given (never a managed identity request: those GETs return tokens).
+    """
+
+    def __init__(self, transport, who="", kind=None, discovery_cache=None):
+        self.transport = transport
+        self.who = who
+        self.kind = kind
+        self.discovery_cache = discovery_cache
+        self.last = None
+
+    def post(self, url, params=None, data=None, headers=None, **_ignored):
+        return self._send("POST", url, params=params, data=data, headers=headers)
+
+    def get(self, url, params=None, headers=None, **_ignored):
+        kind = self.kind or request_kind(url)
+        if self.discovery_cache is not None and kind in DISCOVERY_KINDS:
+            response = self.discovery_cache.get(
+                url, params, lambda: self._send("GET", url, params=params, headers=headers)
+            )
+            self.last = Exchange(kind, "GET", url, response)
+            return response
+        return self._send("GET", url, params=params, headers=headers)
+
+    def close(self):
+        """msal may call close(); the session belongs to the transport."""
+
+    def _send(self, method, url, **kwargs):
+        kind = self.kind or request_kind(url)
+        self.last = None
+        try:
+            response = self.transport.send(
+                method,
+                url,
+                idempotent=True,
+                describe=f"{method} {url_path(url)}",
+                retry_statuses=SIGN_IN_RETRY_STATUSES,
+                **kwargs,
+            )
+        except GraphError as exc:
+            raise self._failure(kind, method, url, exc) from None
+        self.last = Exchange(kind, method, url, response)
+        return response
+
+    def _failure(self, kind, method, url, exc):
+        response = getattr(exc, "response", None)
+        if response is None:  # no HTTP answer (refused, timed out, TLS): nothing from Entra to add
+            error = sign_in_error(kind, self.who, method, url, detail=str(exc), error_class=GraphConnectionError)
+            error.client_request_id = exc.client_request_id
+            return error
+        fields = entra_fields(response_body(response), response.headers)
+        return sign_in_error(
+            kind,
+            self.who,
+            method,
+            url,
+            response.status_code,
+            fields,
+            detail=str(exc),
+            error_class=GraphThrottledError,
+            code="throttled",
+        )
+
+    def failure_from_result(self, kind, result):
+        """The error for msal's result dict without a token, with the HTTP exchange it came from (if any)."""
+        exchange = self.last
+        if exchange is not None and exchange.response is not None and exchange.response.status_code >= 400:
+            fields = entra_fields(result, exchange.response.headers)
+            return sign_in_error(
+                exchange.kind, self.who, exchange.method, exchange.url, exchange.response.status_code, fields
+            )
+        return sign_in_error(kind, self.who, fields=entra_fields(result))
+
+    def failure_from_exchange(self):
+        """The error for the last exchange when it failed (msal raised on it, e.g. for an unknown tenant), else None."""
+        exchange = self.last
+        if exchange is None or exchange.response is None or exchange.response.status_code < 400:
+            return None
+        response = exchange.response
+        fields = entra_fields(response_body(response), response.headers)
+        return sign_in_error(exchange.kind, self.who, exchange.method, exchange.url, response.status_code, fields)
