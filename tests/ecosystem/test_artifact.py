@@ -31,6 +31,18 @@ REQUIRED_MEMBERS = (
     "plugins/modules/device_management_partner_info.py",
     "plugins/action/device_management_partner.py",
     "plugins/action/device_management_partner_info.py",
+    "plugins/modules/compliance_management_partner.py",
+    "plugins/modules/compliance_management_partner_info.py",
+    "plugins/action/compliance_management_partner.py",
+    "plugins/action/compliance_management_partner_info.py",
+    "plugins/modules/remote_assistance_partner.py",
+    "plugins/modules/remote_assistance_partner_info.py",
+    "plugins/action/remote_assistance_partner.py",
+    "plugins/action/remote_assistance_partner_info.py",
+    "plugins/modules/mobile_threat_defense_connector.py",
+    "plugins/modules/mobile_threat_defense_connector_info.py",
+    "plugins/action/mobile_threat_defense_connector.py",
+    "plugins/action/mobile_threat_defense_connector_info.py",
     "plugins/doc_fragments/graph.py",
     "plugins/plugin_utils/_graph_action.py",
     "plugins/module_utils/_graph_client.py",
@@ -39,6 +51,8 @@ REQUIRED_MEMBERS = (
     "docs/authentication.md",
     "docs/awx.md",
     "docs/clouds.md",
+    "docs/connectors.md",
+    "docs/assignment-targets.md",
 )
 EXPECTED_PYTHON_DEPS = ["msal", "requests"]
 
