@@ -109,6 +109,13 @@ class ObjectType:
         return [entry for entry in graph_requests(emulator) if entry["method"] == "GET" and entry["path"] == self.path]
 
 
+DEVICE_MANAGEMENT_PARTNER = ObjectType(
+    "msgraph.intune.device_management_partner",
+    "deviceManagementPartners",
+    "partner",
+    OPTION_TO_GRAPH,
+    target_lists=TARGET_LIST_TO_GRAPH,
+)
 COMPLIANCE_PARTNER = ObjectType(
     "msgraph.intune.compliance_management_partner",
     "complianceManagementPartners",
@@ -213,9 +220,23 @@ def module_targets(graph_items):
         if graph_key:
             target[option_key] = graph_target[graph_key]
         targets.append(target)
-    return sorted(
-        targets, key=lambda target: (target["type"], target.get("group_id") or target.get("collection_id") or "")
-    )
+    return sorted(targets, key=target_sort_key)
+
+
+def target_sort_key(target):
+    """The order in which the modules return targets: by type, then by id."""
+    return (target["type"], target.get("group_id") or target.get("collection_id") or "")
+
+
+def graph_targets(targets):
+    """Targets in the modules' short form (ids, not names) as Graph takes them: the inverse of module_targets."""
+    items = []
+    for target in targets:
+        odata_type, (_name, graph_key, option_key) = next(
+            (odata_type, entry) for odata_type, entry in TARGET_TYPES.items() if entry[0] == target["type"]
+        )
+        items.append(graph_target(odata_type, **({graph_key: target[option_key]} if graph_key else {})))
+    return items
 
 
 class PlaybookRun:
