@@ -1,4 +1,4 @@
-"""Lint every module's EXAMPLES with ansible-lint (production profile).
+"""Lint every module's EXAMPLES, and the project files of the docs pages, with ansible-lint (production profile).
 
 Run from anywhere with the development venv's Python: ``.venv/bin/python tools/lint_examples.py``.
 
@@ -7,6 +7,10 @@ Each EXAMPLES block is a list of tasks. This writes it, verbatim apart from inde
 ``ansible-lint --offline --profile production`` on those playbooks. The exit status is ansible-lint's: non-zero
 on any finding. Since the text is copied as written, line L of a playbook is line L + offset of the module file;
 the offsets are printed before ansible-lint runs.
+
+A docs page in DOC_PAGES describes a small project: each of its ```yaml blocks whose first line is ``# <path>.yml``
+is the file at that path (tests/integration/test_connectors_doc.py runs them). They are written as they are to
+``.tmp/examples/docs/<page>/<path>`` and linted with the examples.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import ast
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +28,7 @@ import yaml
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODULES_DIR = REPO_ROOT / "plugins" / "modules"
 OUTPUT_DIR = REPO_ROOT / ".tmp" / "examples"
+DOC_PAGES = (REPO_ROOT / "docs" / "connectors.md",)
 VENV_BIN = pathlib.Path(sys.executable).parent
 # The repository's .ansible-lint excludes .tmp/, so the generated playbooks get a config of their own.
 LINT_CONFIG = "---\nprofile: production\noffline: true\n"
@@ -91,6 +97,30 @@ def write_playbook(module_path, fqcn):
     return playbook, offset
 
 
+def doc_files(page):
+    """{path: text} of the project files of a docs page: its ```yaml blocks whose first line is ``# <path>.yml``."""
+    files = {}
+    text = page.read_text(encoding="utf-8")
+    for block in re.findall(r"^```yaml\n(.*?)^```$", text, re.MULTILINE | re.DOTALL):
+        match = re.fullmatch(r"# (\S+\.yml)", block.split("\n", 1)[0])
+        if match:
+            files[match.group(1)] = block
+    return files
+
+
+def write_doc_files(page):
+    """Write a docs page's project files under OUTPUT_DIR; returns their paths."""
+    written = []
+    for path, text in doc_files(page).items():
+        target = OUTPUT_DIR / "docs" / page.stem / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    if not written:
+        raise ExamplesError(f"{page}: no ```yaml block starts with a '# <path>.yml' line")
+    return written
+
+
 def main():
     namespace_name = collection_name()
     modules = sorted(path for path in MODULES_DIR.glob("*.py") if not path.name.startswith("_"))
@@ -111,6 +141,11 @@ def main():
                 f"{playbook.relative_to(REPO_ROOT)}: line L is line L{offset:+d} of "
                 f"{module_path.relative_to(REPO_ROOT)}"
             )
+        for page in DOC_PAGES:
+            files = write_doc_files(page)
+            playbooks.extend(files)
+            where = (OUTPUT_DIR / "docs" / page.stem).relative_to(REPO_ROOT)
+            print(f"{where}: the {len(files)} project files of {page.relative_to(REPO_ROOT)}")
     except ExamplesError as exc:
         print(f"lint_examples: {exc}", file=sys.stderr)
         return 1

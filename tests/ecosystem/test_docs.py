@@ -1,11 +1,14 @@
-"""The user docs agree with the code: every auth method, environment variable and cloud is documented, the AWX
-credential types inject only variables the collection reads, and relative links resolve."""
+"""The user docs agree with the code: every module renders with ansible-doc and is wired up (action plugin, action
+group, README), every auth method, environment variable and cloud is documented, the AWX credential types inject
+only variables the collection reads, and relative links resolve."""
 
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 import re
+import subprocess
 import sys
 
 import pytest
@@ -21,7 +24,14 @@ if os.path.isdir(COLLECTIONS_PATH) and COLLECTIONS_PATH not in sys.path:
 # pylint: disable-next=wrong-import-position  # needs the sys.path entry above
 from ansible_collections.msgraph.intune.plugins.module_utils import _graph_settings as settings
 
+from tests.integration.conftest import ansible_env
+
 DOCS = os.path.join(REPO_ROOT, "docs")
+MODULES = sorted(
+    name[: -len(".py")]
+    for name in os.listdir(os.path.join(REPO_ROOT, "plugins", "modules"))
+    if name.endswith(".py") and not name.startswith("_")
+)
 FORCE_MODULE_ENV = "MSGRAPH_INTUNE_FORCE_MODULE"
 ENV_READ_BY_COLLECTION = {variable for variables in settings.ENV_FALLBACKS.values() for variable in variables} | {
     settings.CLOUD_ENV,
@@ -34,6 +44,49 @@ CREDENTIAL_TYPES = sorted(glob.glob(os.path.join(DOCS, "awx", "credential_type_*
 def _read(name):
     with open(os.path.join(DOCS, name), encoding="utf-8") as handle:
         return handle.read()
+
+
+def test_every_module_has_its_action_plugin_action_group_and_readme_entry():
+    assert len(MODULES) == 8, MODULES  # positive control: the listing found the modules
+    with open(os.path.join(REPO_ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
+        group = yaml.safe_load(handle)["action_groups"]["graph"]
+    with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    assert sorted(group) == MODULES
+    missing = [
+        name for name in MODULES if not os.path.isfile(os.path.join(REPO_ROOT, "plugins", "action", name + ".py"))
+    ]
+    missing += [f"README: {name}" for name in MODULES if f"`msgraph.intune.{name}`" not in readme]
+    assert missing == []
+
+
+def test_ansible_doc_renders_every_module_with_its_options_and_return_values(tmp_path):
+    fqcns = [f"msgraph.intune.{name}" for name in MODULES]
+    completed = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-doc"), *fqcns],
+        cwd=tmp_path,
+        env=ansible_env(tmp_path, {"ANSIBLE_DEPRECATION_WARNINGS": "1"}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stderr == "", completed.stderr
+    text = re.sub(r"\x1b\[[0-9;]*m", "", completed.stdout)
+    assert "[WARNING]" not in text, text
+    headers = list(re.finditer(r"^> MODULE (\S+)", text, re.MULTILINE))
+    assert [header.group(1) for header in headers] == fqcns
+    ends = [header.start() for header in headers[1:]] + [len(text)]
+    missing = []
+    for name, header, end in zip(MODULES, headers, ends):
+        section = text[header.start() : end]
+        module = importlib.import_module(f"ansible_collections.msgraph.intune.plugins.modules.{name}")
+        # Every option (the shared connection options come from the doc fragment), every return value and the
+        # action group.
+        expected = [*module.TASK.argument_spec, *yaml.safe_load(module.RETURN), "group/msgraph.intune.graph"]
+        missing += [f"{name}: {word}" for word in expected if word not in section]
+    assert missing == []
 
 
 def test_authentication_doc_covers_every_method_and_variable():
@@ -96,7 +149,9 @@ def _slug(heading):
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-@pytest.mark.parametrize("name", ["installation.md", "authentication.md", "awx.md", "clouds.md"])
+@pytest.mark.parametrize(
+    "name", ["installation.md", "authentication.md", "awx.md", "clouds.md", "connectors.md", "assignment-targets.md"]
+)
 def test_relative_links_resolve(name):
     text = _read(name)
     broken = []

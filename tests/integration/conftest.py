@@ -50,6 +50,145 @@ TARGET_TYPES = {
         "collection_id",
     ),
 }
+
+
+class ObjectType:
+    """One Intune object type as the tests see it, written out here (not imported from plugins/) so that a wrong
+    mapping in the plugin cannot agree with itself.
+
+    ``options``: option name -> Graph name of the plain properties the module writes; ``target_lists``: the same for
+    assignment target lists (their values have another shape on each side); ``returned``: properties the service
+    sets, returned under these option-style names but never written.
+    """
+
+    def __init__(self, module, collection, result_key, options, target_lists=None, returned=None, by_name=True):
+        self.module = module
+        self.info_module = module + "_info"
+        self.collection = collection
+        self.path = f"/v1.0/deviceManagement/{collection}"
+        self.result_key = result_key
+        self.list_key = result_key + "s"
+        self.options = dict(options)
+        self.target_lists = dict(target_lists or {})
+        self.returned = dict(returned or {})
+        self.by_name = by_name
+
+    def item_path(self, object_id):
+        return f"{self.path}/{object_id}"
+
+    def as_module(self, graph_object):
+        """What the module's result key must hold for this Graph object (as the emulator's state renders it)."""
+        result = {"id": graph_object["id"]}
+        result.update({option: graph_object[graph] for option, graph in {**self.options, **self.returned}.items()})
+        result.update({option: module_targets(graph_object[graph]) for option, graph in self.target_lists.items()})
+        return result
+
+    def state(self, emulator, tenant=0):
+        """{id: object as Graph returns it} of this collection in the index-th tenant."""
+        tenant_id = emulator.info["tenants"][tenant]["tenant_id"]
+        return {obj["id"]: obj for obj in emulator.control.state(self.collection).get(tenant_id, [])}
+
+    def seed(self, emulator, objects, tenant=0, groups=None):
+        """Replace this collection (and the groups, when given) of the index-th tenant."""
+        collections = {self.collection: list(objects)}
+        if groups is not None:
+            collections["groups"] = list(groups)
+        emulator.control.seed({emulator.info["tenants"][tenant]["tenant_id"]: collections})
+
+    def task(self, name, ignore_errors=False, **options):
+        task = {"name": name, self.module: options}
+        if ignore_errors:
+            task["ignore_errors"] = True
+        return task
+
+    def info_task(self, name, **options):
+        return {"name": name, self.info_module: options}
+
+    def collection_reads(self, emulator):
+        """GET requests on the collection itself (lists and name lookups)."""
+        return [entry for entry in graph_requests(emulator) if entry["method"] == "GET" and entry["path"] == self.path]
+
+
+DEVICE_MANAGEMENT_PARTNER = ObjectType(
+    "msgraph.intune.device_management_partner",
+    "deviceManagementPartners",
+    "partner",
+    OPTION_TO_GRAPH,
+    target_lists=TARGET_LIST_TO_GRAPH,
+)
+COMPLIANCE_PARTNER = ObjectType(
+    "msgraph.intune.compliance_management_partner",
+    "complianceManagementPartners",
+    "partner",
+    {
+        "display_name": "displayName",
+        "partner_state": "partnerState",
+        "android_onboarded": "androidOnboarded",
+        "ios_onboarded": "iosOnboarded",
+        "mac_os_onboarded": "macOsOnboarded",
+    },
+    target_lists={
+        "android_enrollment_assignments": "androidEnrollmentAssignments",
+        "ios_enrollment_assignments": "iosEnrollmentAssignments",
+        "mac_os_enrollment_assignments": "macOsEnrollmentAssignments",
+    },
+    returned={"last_heartbeat_date_time": "lastHeartbeatDateTime"},
+)
+REMOTE_ASSISTANCE_PARTNER = ObjectType(
+    "msgraph.intune.remote_assistance_partner",
+    "remoteAssistancePartners",
+    "partner",
+    {"display_name": "displayName", "onboarding_url": "onboardingUrl"},
+    returned={"onboarding_status": "onboardingStatus", "last_connection_date_time": "lastConnectionDateTime"},
+)
+MTD_CONNECTOR = ObjectType(
+    "msgraph.intune.mobile_threat_defense_connector",
+    "mobileThreatDefenseConnectors",
+    "connector",
+    {
+        "allow_partner_to_collect_ios_application_metadata": "allowPartnerToCollectIOSApplicationMetadata",
+        "allow_partner_to_collect_ios_personal_application_metadata": (
+            "allowPartnerToCollectIOSPersonalApplicationMetadata"
+        ),
+        "android_device_blocked_on_missing_partner_data": "androidDeviceBlockedOnMissingPartnerData",
+        "android_enabled": "androidEnabled",
+        "android_mobile_application_management_enabled": "androidMobileApplicationManagementEnabled",
+        "ios_device_blocked_on_missing_partner_data": "iosDeviceBlockedOnMissingPartnerData",
+        "ios_enabled": "iosEnabled",
+        "ios_mobile_application_management_enabled": "iosMobileApplicationManagementEnabled",
+        "microsoft_defender_for_endpoint_attach_enabled": "microsoftDefenderForEndpointAttachEnabled",
+        "partner_unsupported_os_version_blocked": "partnerUnsupportedOsVersionBlocked",
+        "windows_device_blocked_on_missing_partner_data": "windowsDeviceBlockedOnMissingPartnerData",
+        "windows_enabled": "windowsEnabled",
+        "partner_unresponsiveness_threshold_in_days": "partnerUnresponsivenessThresholdInDays",
+    },
+    returned={"partner_state": "partnerState", "last_heartbeat_date_time": "lastHeartbeatDateTime"},
+    by_name=False,
+)
+
+
+def graph_requests(emulator):
+    """Every Graph request the emulator logged (token and discovery requests left out)."""
+    return [entry for entry in emulator.control.log() if entry["kind"] == "graph"]
+
+
+def graph_target(odata_type, **ids):
+    """One assignment as Graph takes it: ``{"target": {"@odata.type": ..., "groupId": ...}}``."""
+    return {"target": {"@odata.type": odata_type, **ids}}
+
+
+def failed_result(run, task_name):
+    """The result of a task that must have failed (Ansible keeps `failed` out of the result it hands callbacks)."""
+    entries = run.results_of(task_name)
+    assert [entry["status"] for entry in entries] == ["failed"], entries
+    return entries[0]["result"]
+
+
+def item_results(run, task_name):
+    """The per-item results of a looped task."""
+    return [entry["result"] for entry in run.results_of(task_name) if entry["status"].startswith("item_")]
+
+
 # Variables through which credentials or an identity endpoint could reach a module from the test's own environment.
 SCRUBBED_PREFIXES = ("AZURE_", "MSGRAPH_", "IDENTITY_", "MSI_")
 SCRUBBED_NAMES = ("IMDS_ENDPOINT",)
@@ -81,9 +220,23 @@ def module_targets(graph_items):
         if graph_key:
             target[option_key] = graph_target[graph_key]
         targets.append(target)
-    return sorted(
-        targets, key=lambda target: (target["type"], target.get("group_id") or target.get("collection_id") or "")
-    )
+    return sorted(targets, key=target_sort_key)
+
+
+def target_sort_key(target):
+    """The order in which the modules return targets: by type, then by id."""
+    return (target["type"], target.get("group_id") or target.get("collection_id") or "")
+
+
+def graph_targets(targets):
+    """Targets in the modules' short form (ids, not names) as Graph takes them: the inverse of module_targets."""
+    items = []
+    for target in targets:
+        odata_type, (_name, graph_key, option_key) = next(
+            (odata_type, entry) for odata_type, entry in TARGET_TYPES.items() if entry[0] == target["type"]
+        )
+        items.append(graph_target(odata_type, **({graph_key: target[option_key]} if graph_key else {})))
+    return items
 
 
 class PlaybookRun:

@@ -20,6 +20,8 @@ from tests.integration.conftest import (
     VENV_BIN,
     ansible_env,
     connection_options,
+    failed_result,
+    graph_requests,
     module_targets,
 )
 
@@ -59,17 +61,6 @@ def as_module_partner(graph_partner):
     partner.update({option: graph_partner[graph] for option, graph in OPTION_TO_GRAPH.items()})
     partner["groups_requiring_partner_enrollment"] = module_targets(graph_partner["groupsRequiringPartnerEnrollment"])
     return partner
-
-
-def failed_result(run, task_name):
-    """The result of a task that must have failed (Ansible keeps `failed` out of the result it hands callbacks)."""
-    entries = run.results_of(task_name)
-    assert [entry["status"] for entry in entries] == ["failed"], entries
-    return entries[0]["result"]
-
-
-def graph_requests(emulator):
-    return [entry for entry in emulator.control.log() if entry["kind"] == "graph"]
 
 
 def item_path(partner_id):

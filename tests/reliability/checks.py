@@ -1,7 +1,9 @@
 """Oracles of the reliability suite: what the emulator's request log and state must show after a run.
 
-Property names and value rules are written out here, and date normalisation comes from the emulator (an
-independent implementation), never from plugins/: a wrong rule in the plugin cannot agree with itself.
+Property names come from the tables of tests/integration/conftest.py (ObjectType), value rules are written out here,
+and date normalisation comes from the emulator (an independent implementation), never from plugins/: a wrong rule in
+the plugin cannot agree with itself. SUBJECTS holds every object type the suite drives, so that a scenario is written
+once and runs for each of them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ import time
 from collections import defaultdict
 
 from tests.emulator.graph_emulator import format_ticks, parse_datetime
-from tests.integration.conftest import COLLECTION_PATH, OPTION_TO_GRAPH
+from tests.integration.conftest import (
+    COMPLIANCE_PARTNER,
+    DEVICE_MANAGEMENT_PARTNER,
+    MTD_CONNECTOR,
+    REMOTE_ASSISTANCE_PARTNER,
+    graph_targets,
+    module_targets,
+    target_sort_key,
+)
 
 MODULE = "msgraph.intune.device_management_partner"
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
@@ -52,18 +62,152 @@ def graph_value(option, value):
     return value
 
 
-def graph_properties(options):
-    """{Graph name: Graph value} for module options (keys that are not partner properties are ignored)."""
-    return {
-        OPTION_TO_GRAPH[name]: graph_value(name, value) for name, value in options.items() if name in OPTION_TO_GRAPH
-    }
+# --------------------------------------------------------------------------------------------------------------------
+# Subjects: the object types the suite drives, as data
+# --------------------------------------------------------------------------------------------------------------------
 
 
-def comparable(partner):
-    """A partner without the keys that say nothing about its data."""
-    if partner is None:
-        return None
-    return {key: value for key, value in partner.items() if key != "@odata.type"}
+def begin_onboarding(status):
+    """remoteAssistanceOnboardingStatus after `onboarding: started` (onboarding or onboarded already counts)."""
+    return status if status in ("onboarding", "onboarded") else "onboarding"
+
+
+class Subject:
+    """One object type the suite drives: its module, its Graph names (tests/integration/conftest.py's ObjectType)
+    and what Graph holds after a write.
+
+    ``new_object``: the managed properties of an object created without them; ``actions``: for an option that calls
+    bound actions, ``{value: (action segment, status before -> status after)}`` on ``status`` (a Graph name).
+    """
+
+    def __init__(self, object_type, new_object, action_option=None, actions=None, status=None):
+        self.type = object_type
+        self.name = object_type.module.rsplit(".", 1)[1]
+        self.module = object_type.module
+        self.info_module = object_type.info_module
+        self.collection = object_type.collection
+        self.path = object_type.path
+        self.result_key = object_type.result_key
+        self.by_name = object_type.by_name
+        self.new_object = dict(new_object)
+        self.action_option = action_option
+        self.actions = dict(actions or {})
+        self.status = status
+        self.managed = set(new_object)
+
+    def graph_properties(self, options, group_ids=None, wire=False):
+        """{Graph name: value as Graph holds it} for module options (other keys are ignored). Targets are in the
+        short form, sorted, group names resolved with ``group_ids``; with ``wire``, as Graph takes them."""
+        properties = {}
+        for option, value in options.items():
+            if option in self.type.target_lists:
+                targets = short_targets(value, group_ids)
+                properties[self.type.target_lists[option]] = graph_targets(targets) if wire else targets
+            elif option in self.type.options:
+                properties[self.type.options[option]] = graph_value(option, value)
+        return properties
+
+    def canonical(self, graph_object, managed_only=False):
+        """A Graph object as compared: no @odata.type, targets in the short form; optionally only what the module
+        manages (for created objects, whose other properties belong to the service)."""
+        if graph_object is None:
+            return None
+        found = {key: value for key, value in graph_object.items() if key != "@odata.type"}
+        for graph_name in self.type.target_lists.values():
+            if found.get(graph_name) is not None:
+                found[graph_name] = module_targets(found[graph_name])
+        if managed_only:
+            found = {key: value for key, value in found.items() if key in self.managed}
+        return found
+
+    def body_values(self, body):
+        """A write body as graph_properties() gives values: dates normalised, targets in the short form."""
+        values = {}
+        for key, value in (body or {}).items():
+            option = next((option for option, graph in self.type.options.items() if graph == key), None)
+            if key in self.type.target_lists.values():
+                values[key] = module_targets(value)
+            elif option is not None:
+                values[key] = graph_value(option, value)
+            else:
+                values[key] = value
+        return values
+
+    def after_actions(self, graph_object, options):
+        """The object after the bound actions that ``options`` ask for."""
+        value = options.get(self.action_option) if self.action_option else None
+        if value is None or graph_object is None:
+            return graph_object
+        _segment, moves = self.actions[value]
+        return dict(graph_object, **{self.status: moves(graph_object[self.status])})
+
+    def object_id_of(self, entry):
+        """The object id in an item path of this collection (…/{id}[/action]), else None."""
+        marker = self.path + "/"
+        if not entry["path"].startswith(marker):
+            return None
+        return entry["path"][len(marker) :].split("/", 1)[0]
+
+    def action_of(self, entry):
+        """The bound action segment of a request on an item path, else None."""
+        marker = self.path + "/"
+        if not entry["path"].startswith(marker):
+            return None
+        parts = entry["path"][len(marker) :].split("/")
+        return parts[1] if len(parts) > 1 else None
+
+    def is_create(self, entry):
+        return entry["method"] == "POST" and entry["path"] == self.path
+
+
+def short_targets(targets, group_ids=None):
+    """Targets as a task writes them, in the short form Graph's are compared in: names resolved, sorted."""
+    resolved = []
+    for target in targets or []:
+        target = dict(target)
+        if target.get("group_display_name") is not None:
+            target = {"type": target["type"], "group_id": (group_ids or {})[target["group_display_name"]]}
+        resolved.append(target)
+    return sorted(resolved, key=target_sort_key)
+
+
+UNSET_DATE = "0001-01-01T00:00:00Z"
+SUBJECTS = {
+    subject.name: subject
+    for subject in (
+        Subject(DEVICE_MANAGEMENT_PARTNER, {**CREATE_DEFAULTS}),
+        Subject(
+            COMPLIANCE_PARTNER,
+            {
+                "displayName": None,
+                "partnerState": "unknown",
+                "androidOnboarded": False,
+                "iosOnboarded": False,
+                "macOsOnboarded": False,
+                "androidEnrollmentAssignments": [],
+                "iosEnrollmentAssignments": [],
+                "macOsEnrollmentAssignments": [],
+            },
+        ),
+        Subject(
+            REMOTE_ASSISTANCE_PARTNER,
+            {"displayName": None, "onboardingUrl": None, "onboardingStatus": "notOnboarded"},
+            action_option="onboarding",
+            actions={
+                "started": ("beginOnboarding", begin_onboarding),
+                "disconnected": ("disconnect", lambda _status: "notOnboarded"),
+            },
+            status="onboardingStatus",
+        ),
+        Subject(
+            MTD_CONNECTOR,
+            {
+                graph: (0 if graph == "partnerUnresponsivenessThresholdInDays" else False)
+                for graph in MTD_CONNECTOR.options.values()
+            },
+        ),
+    )
+}
 
 
 def emulator_secrets(info):
@@ -119,11 +263,7 @@ def graph_writes(log):
 
 def partner_id_of(entry):
     """The partner id in a Graph item path (…/deviceManagementPartners/{id}[/action]), else None."""
-    path = entry["path"]
-    marker = COLLECTION_PATH + "/"
-    if marker not in path:
-        return None
-    return path.split(marker, 1)[1].split("/", 1)[0]
+    return SUBJECTS["device_management_partner"].object_id_of(entry)
 
 
 def filter_name(entry):

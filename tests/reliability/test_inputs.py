@@ -1,7 +1,9 @@
 """Bad input is refused before any request; unusual but valid input round-trips exactly.
 
 Table 1 (REJECTED): each case is one task of a single playbook run (``failed_when: false``); every case must fail
-with a message naming the option, and the emulator must see no request at all during that run. The tasks carry a
+with a message naming the option, and the emulator must see no request at all during that run. Every module and
+every info module of the collection has cases of its own (the connector family's: enums, booleans, Int32 bounds,
+target lists, read-only and missing properties). The tasks carry a
 planted client secret and certificate password, which the scan at the end must not find anywhere. Both execution
 paths run every case: the module checks its arguments with AnsibleModule, the in-process path with Ansible's
 ArgumentSpecValidator.
@@ -13,9 +15,13 @@ id) are written, read back by a second identical run of the task (no change) and
 
 from __future__ import annotations
 
-from tests.reliability.checks import INFO_MODULE, MODULE, graph_properties, graph_writes, is_clean_failure
+from tests.reliability.checks import INFO_MODULE, MODULE, SUBJECTS, graph_writes, is_clean_failure
 
 NO_VALUE = object()  # a REJECTED override that removes the option from the task
+COMPLIANCE = SUBJECTS["compliance_management_partner"].module
+REMOTE_ASSISTANCE = SUBJECTS["remote_assistance_partner"].module
+MTD = SUBJECTS["mobile_threat_defense_connector"].module
+RESULT_KEYS = {key for subject in SUBJECTS.values() for key in (subject.result_key, subject.result_key + "s")}
 
 # (case id, module, option overrides, text (or texts) the message must contain). Every case runs against partner id
 # "x1" unless it overrides id.
@@ -108,6 +114,88 @@ REJECTED = [
         "AZURE_FEDERATED_TOKEN_FILE",
     ),
     ("ca_path missing", MODULE, {"ca_path": "/nonexistent/ca.pem"}, "ca_path"),
+    # The connector family: argument spec, declaration and target rules, and connection options on its modules too.
+    ("compliance partner_state", COMPLIANCE, {"partner_state": "active"}, "partner_state"),
+    ("compliance bool", COMPLIANCE, {"mac_os_onboarded": "perhaps"}, "mac_os_onboarded"),
+    (
+        "compliance target type",
+        COMPLIANCE,
+        {"ios_enrollment_assignments": [{"type": "all_users"}]},
+        ("ios_enrollment_assignments", "all_licensed_users"),
+    ),
+    (
+        "compliance target twice",
+        COMPLIANCE,
+        {"android_enrollment_assignments": [{"type": "all_devices"}, {"type": "all_devices"}]},
+        "android_enrollment_assignments lists the same target twice",
+    ),
+    (
+        "compliance target unused key",
+        COMPLIANCE,
+        {"mac_os_enrollment_assignments": [{"type": "all_devices", "collection_id": "SMS00001"}]},
+        "type all_devices does not use collection_id",
+    ),
+    (
+        "compliance group id and name",
+        COMPLIANCE,
+        {"ios_enrollment_assignments": [{"type": "group", "group_id": "g-1", "group_display_name": "iOS users"}]},
+        "needs exactly one of group_id or group_display_name",
+    ),
+    (
+        "compliance group id with /",
+        COMPLIANCE,
+        {"android_enrollment_assignments": [{"type": "group", "group_id": "../groups"}]},
+        "android_enrollment_assignments[0].group_id",
+    ),
+    ("compliance id with ?", COMPLIANCE, {"id": "x?y=1"}, "id"),
+    ("compliance neither id nor name", COMPLIANCE, {"id": NO_VALUE, "ios_onboarded": True}, "display_name"),
+    (
+        "compliance heartbeat is read-only",
+        COMPLIANCE,
+        {"last_heartbeat_date_time": "2027-01-01T00:00:00Z"},
+        (
+            "Unsupported parameters",
+            "last_heartbeat_date_time",
+        ),
+    ),
+    ("compliance timeout 0", COMPLIANCE, {"timeout": 0}, "timeout"),
+    ("remote assistance onboarding", REMOTE_ASSISTANCE, {"onboarding": "onboarded"}, "onboarding"),
+    (
+        "remote assistance status is read-only",
+        REMOTE_ASSISTANCE,
+        {"onboarding_status": "onboarded"},
+        ("Unsupported parameters", "onboarding_status"),
+    ),
+    ("remote assistance state", REMOTE_ASSISTANCE, {"state": "terminated"}, "state"),
+    ("remote assistance id with #", REMOTE_ASSISTANCE, {"id": "abc#frag"}, "id"),
+    ("remote assistance no credentials", REMOTE_ASSISTANCE, {"client_secret": NO_VALUE}, "client_secret"),
+    (
+        "mtd negative threshold",
+        MTD,
+        {"partner_unresponsiveness_threshold_in_days": -1},
+        "partner_unresponsiveness_threshold_in_days must be between 0 and 2147483647",
+    ),
+    (
+        "mtd threshold beyond Int32",
+        MTD,
+        {"partner_unresponsiveness_threshold_in_days": 2**31},
+        "partner_unresponsiveness_threshold_in_days",
+    ),
+    (
+        "mtd threshold not a number",
+        MTD,
+        {"partner_unresponsiveness_threshold_in_days": "week"},
+        "partner_unresponsiveness",
+    ),
+    ("mtd bool", MTD, {"windows_enabled": "sometimes"}, "windows_enabled"),
+    ("mtd without id", MTD, {"id": NO_VALUE, "ios_enabled": True}, "id"),
+    ("mtd has no display name", MTD, {"display_name": "Contoso MTD"}, ("Unsupported parameters", "display_name")),
+    ("mtd partner_state is read-only", MTD, {"partner_state": "enabled"}, ("Unsupported parameters", "partner_state")),
+    ("mtd id with space", MTD, {"id": "a b"}, "id"),
+    ("mtd api_version", MTD, {"api_version": "v2.0"}, "api_version"),
+    ("compliance info id with /", COMPLIANCE + "_info", {"id": "../x"}, "id"),
+    ("remote assistance info id ..", REMOTE_ASSISTANCE + "_info", {"id": ".."}, "id"),
+    ("mtd info has no display name", MTD + "_info", {"display_name": "x"}, ("Unsupported parameters", "display_name")),
 ]
 
 UNICODE = "Ünïcødé 名前 🚀 ß"
@@ -141,7 +229,7 @@ def _bad_task(index, case, playbooks, info):
     _case_id, module, overrides, _expected = case
     options = playbooks.connection(info)
     options["id"] = "x1"
-    if module == INFO_MODULE:
+    if module.endswith("_info"):
         options.pop("id")
     planted_secret = playbooks.secret("planted-client-secret-" + "Q9~" * 8)
     options["client_secret"] = planted_secret
@@ -160,6 +248,9 @@ def _bad_task(index, case, playbooks, info):
 
 def test_bad_input_is_rejected_before_any_request(emulator, playbooks, tally, execution_path):
     assert len({case[0] for case in REJECTED}) == len(REJECTED) >= 25
+    assert {case[1] for case in REJECTED} == {
+        module for subject in SUBJECTS.values() for module in (subject.module, subject.info_module)
+    }
     control = emulator.control
     info = emulator.info
     playbooks.add_secret("planted client secret", "planted-client-secret-" + "Q9~" * 8)
@@ -174,7 +265,7 @@ def test_bad_input_is_rejected_before_any_request(emulator, playbooks, tally, ex
     for index, (case_id, _module, _overrides, expected) in enumerate(REJECTED):
         result = run.result(f"bad {index:02d}")
         message = result.get("msg") or ""
-        refused = "partner" not in result and "partners" not in result and is_clean_failure(result)
+        refused = not RESULT_KEYS & set(result) and is_clean_failure(result)
         wanted = (expected,) if isinstance(expected, str) else expected
         if refused and all(text in message for text in wanted):
             tally.add("rejected_before_any_request")
@@ -232,7 +323,7 @@ def test_valid_input_round_trips(emulator, playbooks, tally, execution_path):
         if partner["displayName"] is not None:  # the two partners seeded by id have no name
             by_name.setdefault(partner["displayName"], []).append(partner)
     for item in items:
-        expected = dict(graph_properties(item["props"]), displayName=item["name"])
+        expected = dict(SUBJECTS["device_management_partner"].graph_properties(item["props"]), displayName=item["name"])
         found = by_name.get(item["name"], [])
         if len(found) != 1 or any(found[0][key] != value for key, value in expected.items()):
             problems.append(("state", item["name"], found, expected))

@@ -1,27 +1,28 @@
-"""Throttling storms: 429 (with a fractional Retry-After and without one), 503 and 504 on GET, PATCH, POST, DELETE
-and the token endpoint, N times in a row.
+"""Throttling storms: 429 (with a fractional Retry-After and without one), 503 and 504 on every request a module
+makes, N times in a row, for every object type: GET, PATCH, POST (create), DELETE, the remote assistance partner's
+bound action, and the token endpoint.
 
 With N <= max_retries the task converges; with N = max_retries + 1 it fails with a "throttled" message. Read from
 the emulator's log: no logical request is attempted more than max_retries + 1 times, and no retry comes sooner
 after a throttled answer than its Retry-After.
 
-One playbook run holds every case: one host per target (they run in parallel), one loop item per case. GET, PATCH,
-DELETE and token faults are aimed at the item's own partner id or tenant, so they can be set up front; every create
-POSTs to the same collection path, so each POST case installs its fault from its own item (``when:`` + a control
-call) just before it runs.
+The cases are data (SUBJECT_TARGETS x a plan of (kind, outcome) pairs): the device management partner meets every
+pair on each target; the connector family meets a covering plan (every kind and both outcomes on each target) so
+that the run stays short. One playbook run holds every case: one host per subject and target (they run in
+parallel, each at its own pace: the free strategy), one loop item per case. GET, PATCH, DELETE, action and token faults are aimed at the item's own object
+id or tenant, so they can be set up front; every create POSTs to its collection's path, so each POST case installs
+its fault from its own item (``when:`` + a control call) just before it runs.
 """
 
 from __future__ import annotations
 
 from tests.reliability.checks import (
-    MODULE,
+    SUBJECTS,
     attempt_groups,
     budget_violations,
-    comparable,
     graph_writes,
     is_clean_failure,
     item_outcomes,
-    partner_id_of,
     retry_after_violations,
 )
 
@@ -34,29 +35,131 @@ KINDS = {
     "504": {"kind": "status", "status": 504},
 }
 OUTCOMES = {"converge": MAX_RETRIES, "exhaust": MAX_ATTEMPTS}  # how many answers in a row are throttled
-TARGETS = ("get", "patch", "delete", "post", "token")
-SEEDED = {"displayName": None, "partnerState": "unavailable", "partnerAppType": "multiTenantApp", "isConfigured": True}
+PLANS = {
+    "full": [(kind, outcome) for kind in KINDS for outcome in OUTCOMES],
+    # Retry-After honoured and exponential backoff on the way to converging; both status codes on the way out.
+    "covering": [("429-ra", "converge"), ("504", "converge"), ("429", "exhaust"), ("503-ra", "exhaust")],
+}
+# Subject -> (case key prefix, plan, targets).
+SUBJECT_TARGETS = {
+    "device_management_partner": ("dmp", "full", ("get", "patch", "delete", "post", "token")),
+    "compliance_management_partner": ("cmp", "covering", ("get", "patch", "delete", "post")),
+    "remote_assistance_partner": ("rap", "covering", ("get", "patch", "action", "post")),
+    "mobile_threat_defense_connector": ("mtd", "covering", ("get", "patch", "delete", "post")),
+}
+# Subject -> (seeded Graph properties, the option a case sets, its new value as the task and Graph write it).
+CHANGES = {
+    "device_management_partner": (
+        {"displayName": None, "partnerState": "unavailable", "partnerAppType": "multiTenantApp", "isConfigured": True},
+        "partner_state",
+        "enabled",
+    ),
+    "compliance_management_partner": ({"displayName": None, "partnerState": "unavailable"}, "partner_state", "enabled"),
+    "remote_assistance_partner": (
+        {"displayName": None, "onboardingUrl": "https://assist.example/old"},
+        "onboarding_url",
+        "https://assist.example/new",
+    ),
+    "mobile_threat_defense_connector": ({"iosEnabled": False}, "ios_enabled", True),
+}
 
 
 def _cases():
     cases = []
-    for target in TARGETS:
-        for kind in KINDS:
-            for outcome, times in OUTCOMES.items():
-                key = f"{target}-{kind}-{outcome}"
-                cases.append({"key": key, "target": target, "kind": kind, "outcome": outcome, "times": times})
+    for name, (prefix, plan, targets) in SUBJECT_TARGETS.items():
+        for target in targets:
+            for kind, outcome in PLANS[plan]:
+                key = f"{prefix}-{target}-{kind}-{outcome}"
+                times = OUTCOMES[outcome]
+                cases.append(
+                    {"key": key, "subject": name, "target": target, "kind": kind, "outcome": outcome, "times": times}
+                )
     return cases
 
 
+def _host(case):
+    return f"{SUBJECT_TARGETS[case['subject']][0]}-{case['target']}"
+
+
 def _fault_spec(case, tenant_id=None):
+    subject = SUBJECTS[case["subject"]]
     spec = dict(KINDS[case["kind"]], times=case["times"])
     if case["target"] == "post":
-        spec.update(method="POST", path="deviceManagementPartners$")
+        spec.update(method="POST", path=f"/{subject.collection}$")
     elif case["target"] == "token":
         spec.update(method="POST", path=f"^/{tenant_id}/oauth2/v2.0/token$")
+    elif case["target"] == "action":
+        spec.update(method="POST", path=f"/{subject.collection}/{case['key']}/beginOnboarding$")
     else:
-        spec.update(method=case["target"].upper(), path=f"deviceManagementPartners/{case['key']}$")
+        spec.update(method=case["target"].upper(), path=f"/{subject.collection}/{case['key']}$")
     return spec
+
+
+def _item(case, tenant_id, playbooks):
+    """The loop item of a case: what the task asks for."""
+    subject = SUBJECTS[case["subject"]]
+    seeded, option, new_value = CHANGES[case["subject"]]
+    item = {"key": case["key"], "tenant": tenant_id, "ctl": "", "option": option}
+    if case["target"] == "post":
+        if subject.by_name:
+            item["display_name"] = f"Storm {case['key']}"
+        else:
+            item["id"] = case["key"]  # not in the tenant: a create with that id
+        item["value"] = new_value
+        item["ctl"] = playbooks.ctl("add-fault", _fault_spec(case))
+        return item
+    item["id"] = case["key"]
+    if case["target"] == "patch":
+        item["value"] = new_value
+    elif case["target"] == "action":
+        item["onboarding"] = "started"
+    elif case["target"] == "delete":
+        item["state"] = "absent"
+    else:  # get, token: what the object already holds, so a read is all it takes
+        item["value"] = seeded.get(subject.type.options[option])
+    return item
+
+
+def _task(name):
+    subject = SUBJECTS[name]
+    args = {
+        "tenant_id": "{{ item.tenant }}",
+        "client_id": "{{ tenants[item.tenant].client_id }}",
+        "client_secret": "{{ lookup('ansible.builtin.env', tenants[item.tenant].secret_variable) }}",
+        "id": "{{ item.id | default(omit) }}",
+        CHANGES[name][1]: "{{ item.value | default(omit) }}",
+        "state": "{{ item.state | default('present') }}",
+        "timeout": 1,
+        "max_retries": MAX_RETRIES,
+    }
+    if subject.by_name:
+        args["display_name"] = "{{ item.display_name | default(omit) }}"
+    if subject.action_option:
+        args[subject.action_option] = f"{{{{ item.{subject.action_option} | default(omit) }}}}"
+    return {
+        "name": f"storm {name}",
+        subject.module: args,
+        "loop": f"{{{{ items_by_host[inventory_hostname]['{name}'] }}}}",
+        "loop_control": {"label": "{{ item.key }}"},
+        "when": "(lookup('ansible.builtin.pipe', item.ctl) if item.ctl else 'ok') == 'ok'",
+    }
+
+
+def _expected_body(case, entry):
+    """The body a write of this case must carry (None: no body), or False when the case must not write this."""
+    subject = SUBJECTS[case["subject"]]
+    _seeded, option, new_value = CHANGES[case["subject"]]
+    change = {subject.type.options[option]: new_value}
+    if subject.is_create(entry):
+        names = {"displayName": f"Storm {case['key']}"} if subject.by_name else {"id": case["key"]}
+        return dict(names, **change) if case["target"] == "post" else False
+    action = subject.action_of(entry)
+    if action is not None:
+        return None if case["target"] == "action" and action == "beginOnboarding" else False
+    return {
+        "PATCH": change if case["target"] == "patch" else False,
+        "DELETE": None if case["target"] == "delete" else False,
+    }.get(entry["method"], False)
 
 
 def test_throttling_storms(emulator, playbooks, tally, execution_path):
@@ -65,13 +168,22 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
     cases = _cases()
     main_tenant = info["tenant_id"]
     token_cases = [case for case in cases if case["target"] == "token"]
-    # Every token case signs in to a tenant of its own, so its fault hits only its own token request.
+    # Objects for every case that reads, writes or acts on an existing one; every token case signs in to a tenant
+    # of its own, so its fault hits only its own token request.
+    collections = {}
+    for case in cases:
+        if case["target"] in ("get", "patch", "delete", "action"):
+            subject = SUBJECTS[case["subject"]]
+            seeded = dict(CHANGES[case["subject"]][0], id=case["key"])
+            collections.setdefault(subject.collection, []).append(seeded)
+    dmp = SUBJECTS["device_management_partner"]
     seeded = control.seed(
         {
-            main_tenant: [
-                dict(SEEDED, id=case["key"]) for case in cases if case["target"] in ("get", "patch", "delete")
-            ],
-            **{f"storm-{case['key']}": [dict(SEEDED, id=case["key"])] for case in token_cases},
+            main_tenant: collections,
+            **{
+                f"storm-{case['key']}": {dmp.collection: [dict(CHANGES[case["subject"]][0], id=case["key"])]}
+                for case in token_cases
+            },
         }
     )
     tenants = {}
@@ -82,41 +194,19 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
             "secret_variable": playbooks.secret_variable(tenant["client_secret"]),
         }
 
-    items_by_host = {target: [] for target in TARGETS}
+    items_by_host = {}
     for case in cases:
         tenant_id = f"storm-{case['key']}" if case["target"] == "token" else main_tenant
-        item = {"key": case["key"], "tenant": tenant_id, "ctl": ""}
-        if case["target"] == "post":
-            item.update(display_name=f"Storm {case['key']}", partner_state="enabled")
-            item["ctl"] = playbooks.ctl("add-fault", _fault_spec(case))
-        else:
-            item.update(id=case["key"], partner_state={"patch": "enabled"}.get(case["target"], "unavailable"))
-            if case["target"] == "delete":
-                item["state"] = "absent"
+        if case["target"] != "post":
             control.add_fault(**_fault_spec(case, tenant_id))
-        items_by_host[case["target"]].append(item)
+        host = items_by_host.setdefault(_host(case), {name: [] for name in SUBJECT_TARGETS})
+        host[case["subject"]].append(_item(case, tenant_id, playbooks))
 
-    task = {
-        "name": "storm",
-        MODULE: {
-            "tenant_id": "{{ item.tenant }}",
-            "client_id": "{{ tenants[item.tenant].client_id }}",
-            "client_secret": "{{ lookup('ansible.builtin.env', tenants[item.tenant].secret_variable) }}",
-            "id": "{{ item.id | default(omit) }}",
-            "display_name": "{{ item.display_name | default(omit) }}",
-            "partner_state": "{{ item.partner_state }}",
-            "state": "{{ item.state | default('present') }}",
-            "timeout": 1,
-            "max_retries": MAX_RETRIES,
-        },
-        "loop": "{{ items_by_host[inventory_hostname] }}",
-        "loop_control": {"label": "{{ item.key }}"},
-        "when": "(lookup('ansible.builtin.pipe', item.ctl) if item.ctl else 'ok') == 'ok'",
-    }
     play = {
         "name": "throttling storms",
         "hosts": "all",
         "gather_facts": False,
+        "strategy": "free",  # each host runs its own subject's task without waiting for the others'
         "vars": {"items_by_host": items_by_host, "tenants": tenants},
         "module_defaults": {
             "group/msgraph.intune.graph": {
@@ -125,25 +215,32 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
                 "ca_path": info["ca_path"],
             }
         },
-        "tasks": [task],
+        "tasks": [_task(name) for name in SUBJECT_TARGETS],
     }
-    run = playbooks.run([play], hosts=TARGETS, forks=len(TARGETS))
+    run = playbooks.run([play], hosts=tuple(items_by_host), forks=len(items_by_host))
 
     log = control.log()
-    state = control.state()
+    state = {subject.name: control.state(subject.collection) for subject in SUBJECTS.values()}
     faults = control.faults()
-    outcomes = item_outcomes(run, "storm")
+    outcomes = {}
+    for name in SUBJECT_TARGETS:
+        outcomes.update(item_outcomes(run, f"storm {name}"))
     tally.add("runs", len(outcomes))
     tally.add_faults(faults)
     case_by_key = {case["key"]: case for case in cases}
 
-    # Which case each logged request belongs to: by partner id, by tenant (token), by the POST body's name.
+    # Which case each logged request belongs to: by object id, by tenant (token), by the create's name or id.
     def case_of(entry):
         if entry["kind"] == "token":
             return case_by_key.get(entry["tenant"][len("storm-") :]) if entry["tenant"].startswith("storm-") else None
-        if entry["method"] == "POST" and entry["body"]:
-            return case_by_key.get(str(entry["body"].get("displayName", ""))[len("Storm ") :])
-        return case_by_key.get(partner_id_of(entry) or "")
+        for subject in SUBJECTS.values():
+            if subject.is_create(entry) and entry["body"]:
+                key = entry["body"].get("displayName" if subject.by_name else "id") or ""
+                return case_by_key.get(key[len("Storm ") :] if subject.by_name else key)
+            object_id = subject.object_id_of(entry)
+            if object_id is not None:
+                return case_by_key.get(object_id)
+        return None
 
     def retry_after(entry):
         case = case_of(entry)
@@ -184,36 +281,49 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
         if attempts != [expected]:
             problems.append((case["key"], "attempts per faulted request", attempts, "expected", [expected]))
 
-    # Graph state: converged writes applied once, exhausted ones not at all (a status fault never applies).
-    partners = {partner["id"]: partner for partner in state[main_tenant]}
-    names = [partner["displayName"] for partner in state[main_tenant] if partner["displayName"] is not None]
-    duplicates = sum(count - 1 for count in map(names.count, set(names)) if count > 1)
-    tally.add("duplicate_creates", duplicates)
+    # Every write belongs to its case, with exactly the body the case asks for; a create never happens twice.
     foreign = []
     for entry in graph_writes(log):
         case = case_of(entry)
-        expected_body = {
-            "PATCH": {"partnerState": "enabled"},
-            "POST": {"displayName": f"Storm {case['key']}", "partnerState": "enabled"} if case else None,
-            "DELETE": None,
-        }[entry["method"]]
-        if case is None or case["target"] != entry["method"].lower() or entry["body"] != expected_body:
-            foreign.append(entry)
+        if case is None or _expected_body(case, entry) is False or entry["body"] != _expected_body(case, entry):
+            foreign.append((entry["method"], entry["path"], entry["body"]))
     tally.add("lost_or_foreign_writes", len(foreign))
+    duplicates = 0
+    for subject in SUBJECTS.values():
+        objects = state[subject.name].get(main_tenant, [])
+        keys = [obj.get("displayName" if subject.by_name else "id") for obj in objects]
+        keys = [key for key in keys if key is not None]
+        duplicates += sum(count - 1 for count in map(keys.count, set(keys)) if count > 1)
+        duplicates += sum(1 for entry in log if subject.is_create(entry) and entry["status"] == 409)
+    tally.add("duplicate_creates", duplicates)
+
+    # Graph state: converged writes applied once, exhausted ones not at all (a status fault never applies).
     for case in cases:
+        if case["target"] == "token":
+            continue
+        subject = SUBJECTS[case["subject"]]
+        seeded, option, new_value = CHANGES[case["subject"]]
+        graph_name = subject.type.options[option]
+        objects = {obj["id"]: obj for obj in state[subject.name].get(main_tenant, [])}
         converged = case["outcome"] == "converge"
+        found = objects.get(case["key"])
         if case["target"] == "patch":
-            want = "enabled" if converged else "unavailable"
-            if partners[case["key"]]["partnerState"] != want:
-                problems.append((case["key"], "partnerState", partners[case["key"]]["partnerState"], want))
-        elif case["target"] == "delete" and (case["key"] in partners) == converged:
+            want = new_value if converged else seeded[graph_name]
+            if found[graph_name] != want:
+                problems.append((case["key"], graph_name, found[graph_name], want))
+        elif case["target"] == "delete" and (found is not None) == converged:
             problems.append((case["key"], "present after delete" if converged else "deleted although exhausted"))
-        elif case["target"] == "post" and names.count(f"Storm {case['key']}") != (1 if converged else 0):
-            problems.append((case["key"], "partners with that name", names.count(f"Storm {case['key']}")))
-        elif case["target"] == "get" and comparable(partners[case["key"]]) != comparable(
-            dict(partners[case["key"]], **SEEDED)
-        ):
-            problems.append((case["key"], "changed by a read"))
+        elif case["target"] == "post":
+            key = f"Storm {case['key']}" if subject.by_name else case["key"]
+            copies = [obj for obj in objects.values() if obj.get("displayName" if subject.by_name else "id") == key]
+            if len(copies) != (1 if converged else 0) or (copies and copies[0][graph_name] != new_value):
+                problems.append((case["key"], "objects created", copies))
+        elif case["target"] == "action":
+            want = "onboarding" if converged else "notOnboarded"
+            if found["onboardingStatus"] != want:
+                problems.append((case["key"], "onboardingStatus", found["onboardingStatus"], want))
+        elif case["target"] == "get" and any(found[key] != value for key, value in seeded.items()):
+            problems.append((case["key"], "changed by a read", found))
     fired = {fault["id"]: fault["fired"] for fault in faults}
     unfired = [fault for fault in faults if fired[fault["id"]] != fault["times"]]
 

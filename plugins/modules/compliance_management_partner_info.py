@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, msgraph.intune contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: compliance_management_partner_info
+short_description: Read Intune compliance management partners from Microsoft Graph
+version_added: 0.2.0
+description:
+  - Lists the tenant's Intune compliance management partners (every page), or one by O(id), or those with a given
+    O(display_name).
+  - Also returns RV(desired_state), the partners as options for M(msgraph.intune.compliance_management_partner), to
+    export a tenant's configuration as a baseline and apply it back unchanged, to the same tenant or, with
+    O(group_names=true), to another one.
+  - Needs the application permission C(DeviceManagementServiceConfig.Read.All) (or C(.ReadWrite.All)), and
+    C(Group.Read.All) with O(group_names=true).
+author:
+  - msgraph.intune contributors (@msgraph-ansible)
+options:
+  id:
+    description:
+      - Return only the partner with this id. An unknown id gives an empty list, not a failure.
+      - Letters, digits, C(-), C(_) and C(.) only, at most 256 characters.
+    type: str
+  display_name:
+    description:
+      - Return only the partners with exactly this display name (case-sensitive).
+      - Ignored when O(id) is given.
+    type: str
+    aliases: [displayName]
+  group_names:
+    description:
+      - Make RV(desired_state) portable to another tenant, where the same groups have other ids.
+      - Group targets of the three enrollment assignment lists then carry C(group_display_name) in place of
+        C(group_id) (one lookup per distinct group), and the partners carry no O(id), since partner ids differ
+        between tenants too; a partner without a display name keeps its id, with a warning.
+      - A group that no longer exists keeps its id, with a warning.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - msgraph.intune.graph
+  - msgraph.intune.graph.action_group
+attributes:
+  check_mode:
+    description: The module only reads, so it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: The module changes nothing, so it has no diff.
+    support: N/A
+  platform:
+    description: Runs on the controller or any host with Python, requests and msal.
+    platforms: posix
+    support: full
+seealso:
+  - module: msgraph.intune.compliance_management_partner
+"""
+
+EXAMPLES = r"""
+- name: List every compliance partner of the tenant
+  msgraph.intune.compliance_management_partner_info:
+    tenant_id: "{{ intune_tenant_id }}"
+    client_id: "{{ intune_client_id }}"
+    client_secret: "{{ intune_client_secret }}"
+  register: compliance_partners
+
+- name: Look one up by name
+  msgraph.intune.compliance_management_partner_info:
+    display_name: Contoso Compliance
+  register: contoso
+
+- name: Export the tenant's compliance partners as a vars file that can be applied back
+  ansible.builtin.copy:
+    dest: "baseline/{{ inventory_hostname }}-compliance.yml"
+    content: "{{ {'intune_compliance_partners': compliance_partners.desired_state} | to_nice_yaml(indent=2) }}"
+    mode: "0600"
+  delegate_to: localhost
+
+- name: Apply the exported baseline
+  msgraph.intune.compliance_management_partner: "{{ item }}"
+  loop: "{{ compliance_partners.desired_state }}"
+
+- name: Export for other tenants, with group names instead of group ids
+  msgraph.intune.compliance_management_partner_info:
+    group_names: true
+  register: portable
+"""
+
+RETURN = r"""
+partners:
+  description:
+    - The partners found, with the same keys as RV(msgraph.intune.compliance_management_partner#module:partner).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: 2b7f4c1e-8d3a-4c5b-9e6f-0a1b2c3d4e5f
+      display_name: Contoso Compliance
+      partner_state: enabled
+      android_onboarded: true
+      ios_onboarded: true
+      mac_os_onboarded: false
+      android_enrollment_assignments:
+        - type: all_licensed_users
+      ios_enrollment_assignments:
+        - type: group
+          group_id: 6f1f2b0f-3b8e-4b0a-9f57-1f1e5d5e1a10
+      mac_os_enrollment_assignments: []
+      last_heartbeat_date_time: "2026-05-01T08:30:00.1234567Z"
+desired_state:
+  description:
+    - One dict of options for M(msgraph.intune.compliance_management_partner) per partner, ready to be passed as
+      they are. It holds O(msgraph.intune.compliance_management_partner#module:id) and every managed property that is
+      set, the three enrollment assignment lists included, but not the server-managed C(last_heartbeat_date_time).
+    - With O(group_names=true), group targets name their groups and the partners have no id (see O(group_names)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: 2b7f4c1e-8d3a-4c5b-9e6f-0a1b2c3d4e5f
+      display_name: Contoso Compliance
+      partner_state: enabled
+      android_onboarded: true
+      ios_onboarded: true
+      mac_os_onboarded: false
+      android_enrollment_assignments:
+        - type: all_licensed_users
+      ios_enrollment_assignments:
+        - type: group
+          group_id: 6f1f2b0f-3b8e-4b0a-9f57-1f1e5d5e1a10
+      mac_os_enrollment_assignments: []
+"""
+
+from ansible_collections.msgraph.intune.plugins.module_utils._compliance_management_partner import RESOURCE
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_engine import info_task
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_module import GraphModule
+
+TASK = info_task(RESOURCE)
+
+
+def main():
+    GraphModule(TASK).run()
+
+
+if __name__ == "__main__":
+    main()
