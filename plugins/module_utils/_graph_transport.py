@@ -30,7 +30,7 @@ except ImportError:
     requests = None
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-USER_AGENT = "msgraph.intune-ansible/0.1.0"
+USER_AGENT = "msgraph.intune-ansible/0.2.0"
 THROTTLE_STATUSES = frozenset((429, 503, 504))
 
 
