@@ -41,13 +41,18 @@ ENV_READ_BY_COLLECTION = {variable for variables in settings.ENV_FALLBACKS.value
 CREDENTIAL_TYPES = sorted(glob.glob(os.path.join(DOCS, "awx", "credential_type_*.yml")))
 
 
+# ansible-doc's header line for each module: "> MODULE <name> (<path>)" from ansible-core 2.17 on, and
+# "> <NAME IN CAPITALS>    (<path>)" in 2.16.
+ANSIBLE_DOC_HEADER_RE = re.compile(r"^> (?:MODULE (\S+) \(|([A-Z0-9_.]+) +\()", re.MULTILINE)
+
+
 def _read(name):
     with open(os.path.join(DOCS, name), encoding="utf-8") as handle:
         return handle.read()
 
 
 def test_every_module_has_its_action_plugin_action_group_and_readme_entry():
-    assert len(MODULES) == 8, MODULES  # positive control: the listing found the modules
+    assert len(MODULES) == 9, MODULES  # positive control: the listing found the modules
     with open(os.path.join(REPO_ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
         group = yaml.safe_load(handle)["action_groups"]["graph"]
     with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as handle:
@@ -75,8 +80,8 @@ def test_ansible_doc_renders_every_module_with_its_options_and_return_values(tmp
     assert completed.stderr == "", completed.stderr
     text = re.sub(r"\x1b\[[0-9;]*m", "", completed.stdout)
     assert "[WARNING]" not in text, text
-    headers = list(re.finditer(r"^> MODULE (\S+)", text, re.MULTILINE))
-    assert [header.group(1) for header in headers] == fqcns
+    headers = list(ANSIBLE_DOC_HEADER_RE.finditer(text))
+    assert [header.group(1) or header.group(2).lower() for header in headers] == fqcns, text[:500]
     ends = [header.start() for header in headers[1:]] + [len(text)]
     missing = []
     for name, header, end in zip(MODULES, headers, ends):

@@ -7,9 +7,7 @@ the module's own result alone. Tests that request ``execution_path`` run once in
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 
 import pytest
 
@@ -17,8 +15,6 @@ from tests.integration.conftest import (
     COLLECTION_PATH,
     OPTION_TO_GRAPH,
     TARGET_LIST_TO_GRAPH,
-    VENV_BIN,
-    ansible_env,
     connection_options,
     failed_result,
     graph_requests,
@@ -26,9 +22,6 @@ from tests.integration.conftest import (
 )
 
 MODULE = "msgraph.intune.device_management_partner"
-# ansible-doc's header line for each module: "> MODULE <name> (<path>)" from ansible-core 2.17 on, and
-# "> <NAME IN CAPITALS>    (<path>)" in 2.16.
-ANSIBLE_DOC_HEADER_RE = re.compile(r"^> (?:MODULE (\S+) \(|([A-Z0-9_.]+) +\()", re.MULTILINE)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -515,30 +508,3 @@ def test_camelcase_aliases_and_task_options_beat_module_defaults(emulator, run_p
 
     assert [p["displayName"] for p in graph_state(emulator, tenant=0).values()] == ["Alias partner"]
     assert [p["displayName"] for p in graph_state(emulator, tenant=1).values()] == ["Tenant one partner"]
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Documentation
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def test_ansible_doc_renders_both_modules(tmp_path):
-    completed = subprocess.run(
-        [os.path.join(VENV_BIN, "ansible-doc"), MODULE, MODULE + "_info"],
-        cwd=tmp_path,
-        env=ansible_env(tmp_path, {"ANSIBLE_DEPRECATION_WARNINGS": "1"}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
-    assert completed.stderr == "", completed.stderr
-    assert "[WARNING]" not in output, output
-    text = re.sub(r"\x1b\[[0-9;]*m", "", completed.stdout)  # in case the output is styled anyway
-    headers = [name or capitalised_name.lower() for name, capitalised_name in ANSIBLE_DOC_HEADER_RE.findall(text)]
-    assert headers == [MODULE, MODULE + "_info"], text[:500]
-    # Both modules, their own options and return values, and the shared doc fragment were rendered.
-    for expected in ("partner_state", "changed_properties", "desired_state", "client_certificate_path", "group/"):
-        assert expected in text, expected
