@@ -179,6 +179,28 @@ class CacheDirectory:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name, dir_fd=self.fd)
 
+    def load(self, file, what, parse):
+        """`parse(bytes)` of the file, or None when there is none; a file that is unusable, or that `parse` refuses
+        (ValueError), is removed with a warning and gives None too."""
+        try:
+            data = self.read(file)
+            return None if data is None else parse(data)
+        except Unusable as exc:
+            reason = str(exc)
+        except ValueError as exc:
+            reason = f"is not a usable {what} ({exc})"
+        self.warn(f"{self.where(file)} {reason}; it was ignored and is replaced")
+        self.remove(file)
+        return None
+
+    def save(self, file, document_format, fields):
+        """Write `fields` as a JSON document of `document_format`; a failure is a warning, never an error."""
+        document = {"format": document_format, "version": FORMAT_VERSION, **fields}
+        try:
+            self.write(file, json.dumps(document).encode("utf-8"))
+        except OSError as exc:
+            self.warn(f"{self.where(file)} cannot be written: {exc.strerror}")
+
     @contextlib.contextmanager
     def locked(self, name):
         """Hold the exclusive lock of `name` (on ``name.lock``); Unusable when it is not free within LOCK_WAIT."""
@@ -259,15 +281,20 @@ def _locked_or_none(directory, name):
         yield locked
 
 
-def parse_token_state(data):
-    """msal's cache state from a token file; ValueError when it is not one this code wrote."""
+def _document(data, document_format, what):
+    """The JSON object of a file that this code wrote in `document_format`; ValueError for anything else."""
     document = json.loads(data.decode("utf-8"))
     if not isinstance(document, dict) or (document.get("format"), document.get("version")) != (
-        TOKEN_FORMAT,
+        document_format,
         FORMAT_VERSION,
     ):
-        raise ValueError("not a token cache of this collection")
-    state = document.get("msal")
+        raise ValueError(f"not a {what} of this collection")
+    return document
+
+
+def parse_token_state(data):
+    """msal's cache state from a token file; ValueError when it is not one this code wrote."""
+    state = _document(data, TOKEN_FORMAT, "token cache").get("msal")
     if not isinstance(state, dict) or not all(
         isinstance(entries, dict) and all(isinstance(entry, dict) for entry in entries.values())
         for entries in state.values()
@@ -309,23 +336,11 @@ class IdentityTokenCache:
                     self._save()
 
     def _load(self):
-        try:
-            data = self.directory.read(self.file)
-            return json.dumps(parse_token_state(data)) if data is not None else ""
-        except Unusable as exc:
-            reason = str(exc)
-        except ValueError as exc:
-            reason = f"is not a usable token cache ({exc})"
-        self.directory.warn(f"{self.directory.where(self.file)} {reason}; it was ignored and is replaced")
-        self.directory.remove(self.file)
-        return ""
+        state = self.directory.load(self.file, "token cache", parse_token_state)
+        return json.dumps(state) if state is not None else ""
 
     def _save(self):
-        document = {"format": TOKEN_FORMAT, "version": FORMAT_VERSION, "msal": json.loads(self.msal_cache.serialize())}
-        try:
-            self.directory.write(self.file, json.dumps(document).encode("ascii"))
-        except OSError as exc:
-            self.directory.warn(f"{self.directory.where(self.file)} cannot be written: {exc.strerror}")
+        self.directory.save(self.file, TOKEN_FORMAT, {"msal": json.loads(self.msal_cache.serialize())})
 
 
 class CachedResponse:
@@ -385,16 +400,8 @@ class DiscoveryCache:
 
     @staticmethod
     def _load(directory, file, url):
-        try:
-            data = directory.read(file)
-            if data is None:
-                return None
-            document = json.loads(data.decode("utf-8"))
-            if not isinstance(document, dict) or (document.get("format"), document.get("version")) != (
-                DISCOVERY_FORMAT,
-                FORMAT_VERSION,
-            ):
-                raise ValueError("not a discovery cache of this collection")
+        def parse(data):
+            document = _document(data, DISCOVERY_FORMAT, "discovery cache")
             text, expires_at, headers = document.get("text"), document.get("expires_at"), document.get("headers")
             if (
                 document.get("url") != url
@@ -404,15 +411,9 @@ class DiscoveryCache:
                 or not all(isinstance(value, str) for value in headers.values())
             ):
                 raise ValueError("malformed entry")
-        except Unusable as exc:
-            reason = str(exc)
-        except ValueError as exc:
-            reason = f"is not a usable discovery cache ({exc})"
-        else:
             return CachedResponse(text, headers) if expires_at > time.time() else None
-        directory.warn(f"{directory.where(file)} {reason}; it was ignored and is replaced")
-        directory.remove(file)
-        return None
+
+        return directory.load(file, "discovery cache", parse)
 
     @staticmethod
     def _save(directory, file, url, response):
@@ -424,18 +425,13 @@ class DiscoveryCache:
                 return
         except ValueError:
             return
-        document = {
-            "format": DISCOVERY_FORMAT,
-            "version": FORMAT_VERSION,
+        fields = {
             "url": url,
             "expires_at": time.time() + ttl,
             "headers": {"Content-Type": response.headers.get("Content-Type") or "application/json"},
             "text": response.text,
         }
-        try:
-            directory.write(file, json.dumps(document).encode("utf-8"))
-        except OSError as exc:
-            directory.warn(f"{directory.where(file)} cannot be written: {exc.strerror}")
+        directory.save(file, DISCOVERY_FORMAT, fields)
 
 
 class TokenCacheStore:
