@@ -193,21 +193,29 @@ class MsalHttpClient:
             code="throttled",
         )
 
-    def failure_from_result(self, kind, result):
-        """The error for msal's result dict without a token, with the HTTP exchange it came from (if any)."""
-        exchange = self.last
-        if exchange is not None and exchange.response is not None and exchange.response.status_code >= 400:
-            fields = entra_fields(result, exchange.response.headers)
-            return sign_in_error(
-                exchange.kind, self.who, exchange.method, exchange.url, exchange.response.status_code, fields
-            )
-        return sign_in_error(kind, self.who, fields=entra_fields(result))
-
-    def failure_from_exchange(self):
-        """The error for the last exchange when it failed (msal raised on it, e.g. for an unknown tenant), else None."""
+    def _failed_exchange(self):
+        """The last exchange if Entra answered it with an error, else None."""
         exchange = self.last
         if exchange is None or exchange.response is None or exchange.response.status_code < 400:
             return None
+        return exchange
+
+    def _exchange_error(self, exchange, fields):
+        return sign_in_error(
+            exchange.kind, self.who, exchange.method, exchange.url, exchange.response.status_code, fields
+        )
+
+    def failure_from_result(self, kind, result):
+        """The error for msal's result dict without a token, with the HTTP exchange it came from (if any)."""
+        exchange = self._failed_exchange()
+        if exchange is None:
+            return sign_in_error(kind, self.who, fields=entra_fields(result))
+        return self._exchange_error(exchange, entra_fields(result, exchange.response.headers))
+
+    def failure_from_exchange(self):
+        """The error for the last exchange when it failed (msal raised on it, e.g. for an unknown tenant), else None."""
+        exchange = self._failed_exchange()
+        if exchange is None:
+            return None
         response = exchange.response
-        fields = entra_fields(response_body(response), response.headers)
-        return sign_in_error(exchange.kind, self.who, exchange.method, exchange.url, response.status_code, fields)
+        return self._exchange_error(exchange, entra_fields(response_body(response), response.headers))
