@@ -71,9 +71,7 @@ def _label(view):
 def validate_baseline(baseline):
     """{kind: [Entry]} for the kinds the baseline names; any bad object fails here, before any request."""
     validated = {}
-    for kind, objects in (baseline or {}).items():
-        if objects is None:
-            continue
+    for kind, objects in baseline.items():
         resource = KINDS[kind]
         validator = ArgumentSpecValidator(resource.argument_spec(), **resource.constraints())
         entries = []
@@ -119,7 +117,7 @@ class TenantBaseline:
         resource = KINDS[kind]
         engine = Engine(resource, self.client)
         current = self.client.list(resource.collection)
-        self._match(kind, entries, current)
+        self._match(engine, entries, current)
         changed = False
         report = []
 
@@ -168,7 +166,8 @@ class TenantBaseline:
             row("unmanaged", view, "state", "present", "absent" if prune else None)
         return changed, report
 
-    def _match(self, kind, entries, current):
+    @staticmethod
+    def _match(engine, entries, current):
         """Find each entry's object among the listed ones: by id, else by exact display name."""
         by_id = {str(obj.get("id")).casefold(): obj for obj in current}
         claimed = {}
@@ -176,16 +175,10 @@ class TenantBaseline:
             if entry.params.get("id") is not None:
                 entry.current = by_id.get(entry.params["id"].casefold())
             else:
-                name = entry.params["display_name"]
-                named = [obj for obj in current if obj.get("displayName") == name]
-                if len(named) > 1:
-                    ids = [obj.get("id") for obj in named]
-                    raise ResourceError(
-                        f"{entry.where}: {len(named)} {KINDS[kind].noun}s are named {name!r} (ids: {', '.join(ids)}); "
-                        "give id to choose one",
-                        matching_ids=ids,
-                    )
-                entry.current = named[0] if named else None
+                try:
+                    entry.current = engine.find_one_by_name(entry.params["display_name"], current)
+                except ResourceError as exc:
+                    raise ResourceError(f"{entry.where}: {exc}", **exc.details) from None
             if entry.current is not None:
                 other = claimed.setdefault(id(entry.current), entry)
                 if other is not entry:

@@ -10,7 +10,7 @@ and the in-process action plugin all share it, and it knows nothing of AnsibleMo
 from __future__ import annotations
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphError, ResourceError
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_targets import GroupDirectory, TargetSet
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_targets import GroupDirectory
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_task import GraphTask
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_values import odata_string, validate_id
 
@@ -36,19 +36,22 @@ class Engine:
                 f"client-request-id: {exc.client_request_id})"
             ) from None
 
-    def find_by_name(self, name):
-        """Exact, case-sensitive match over every page. The server-side $filter only narrows the list."""
-        collection = self.resource.collection
-        try:
-            candidates = self.client.list(collection, params={"$filter": f"displayName eq {odata_string(name)}"})
-        except GraphError as exc:
-            if exc.status != 400:
-                raise
-            candidates = self.client.list(collection)  # this endpoint does not filter on displayName
+    def find_by_name(self, name, candidates=None):
+        """Exact, case-sensitive match among `candidates`, or over every page of the collection. The server-side
+        $filter only narrows the list."""
+        if candidates is None:
+            collection = self.resource.collection
+            try:
+                candidates = self.client.list(collection, params={"$filter": f"displayName eq {odata_string(name)}"})
+            except GraphError as exc:
+                if exc.status != 400:
+                    raise
+                candidates = self.client.list(collection)  # this endpoint does not filter on displayName
         return [candidate for candidate in candidates if candidate.get("displayName") == name]
 
-    def find_one_by_name(self, name):
-        matches = self.find_by_name(name)
+    def find_one_by_name(self, name, candidates=None):
+        """The one object with this name (see find_by_name), or None; several are an error that lists their ids."""
+        matches = self.find_by_name(name, candidates)
         if len(matches) > 1:
             ids = [match.get("id") for match in matches]
             raise ResourceError(
@@ -194,7 +197,7 @@ class Engine:
         """An exported entry for another tenant: group names instead of group ids, no tenant-specific object id."""
         entry = dict(entry)
         for prop in self.resource.settable:
-            if isinstance(prop, TargetSet) and prop.option in entry:
+            if prop.option in entry:
                 entry[prop.option] = prop.with_group_names(entry[prop.option], directory, warnings)
         if self.resource.found_by_name:
             if entry.get("display_name") is None:

@@ -60,6 +60,10 @@ class Property:
         """The value with names looked up in the tenant (see _graph_targets.GroupDirectory); most are ready as given."""
         return value
 
+    def with_group_names(self, value, directory, warnings):
+        """The exported value for another tenant (names instead of tenant-specific ids); most are portable as given."""
+        return value
+
 
 class String(Property):
     pass
