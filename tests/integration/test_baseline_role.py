@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO_ROOT, ansible_playbook, module_targets
+from tests.integration.conftest import REPO_ROOT, ansible_playbook, graph_requests, graph_target, module_targets
 
 PLAYBOOK = os.path.join(REPO_ROOT, "examples", "msp", "baseline.yml")
 HOSTS = ("tenant-a", "tenant-b", "tenant-c")
@@ -55,7 +55,7 @@ def group_id(tenant, name):
 
 
 def target(tenant, name):
-    return {"target": {"@odata.type": GROUP, "groupId": group_id(tenant, name)}}
+    return graph_target(GROUP, groupId=group_id(tenant, name))
 
 
 def in_line(tenant):
@@ -159,10 +159,6 @@ def baseline(tmp_path, emulator):
 def state(emulator, tenant, collection):
     tenant_id = emulator.info["tenants"][tenant]["tenant_id"]
     return emulator.control.state(collection)[tenant_id]
-
-
-def graph_requests(emulator):
-    return [entry for entry in emulator.control.log() if entry["kind"] == "graph"]
 
 
 def task_results(run, task):
@@ -321,12 +317,7 @@ def test_prune_deletes_only_with_prune(emulator, baseline):
 def test_export_then_apply_to_a_tenant_with_other_group_ids(emulator, baseline):
     golden = in_line(0)
     golden["deviceManagementPartners"][0]["groupsRequiringPartnerEnrollment"].append(
-        {
-            "target": {
-                "@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget",
-                "groupId": group_id(0, "Mac lab"),
-            }
-        }
+        graph_target("#microsoft.graph.exclusionGroupAssignmentTarget", groupId=group_id(0, "Mac lab"))
     )
     empty = {collection: [] for collection in COLLECTIONS}
     seed(emulator, golden, dict(empty, groups=in_line(1)["groups"]), in_line(2))

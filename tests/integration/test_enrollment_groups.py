@@ -9,7 +9,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.integration.conftest import connection_options, module_targets
+from tests.integration.conftest import (
+    connection_options,
+    failed_result,
+    graph_requests,
+    graph_target,
+    module_targets,
+)
 
 MODULE = "msgraph.intune.device_management_partner"
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
@@ -35,13 +41,6 @@ TENANT_GROUPS = groups(
 )
 
 
-def target(odata_type, group_id=None):
-    graph_target = {"@odata.type": odata_type}
-    if group_id:
-        graph_target["groupId"] = group_id
-    return {"target": graph_target}
-
-
 def seed(emulator, partners, tenant=0, group_list=TENANT_GROUPS):
     tenant_id = emulator.info["tenants"][tenant]["tenant_id"]
     emulator.control.seed({tenant_id: {"deviceManagementPartners": partners, "groups": group_list}})
@@ -52,22 +51,8 @@ def partner(emulator, partner_id, tenant=0):
     return next(p for p in emulator.control.state()[tenant_id] if p["id"] == partner_id)
 
 
-def writes(emulator):
-    return emulator.control.writes()
-
-
-def graph_log(emulator):
-    return [entry for entry in emulator.control.log() if entry["kind"] == "graph"]
-
-
 def task(name, **options):
     return {"name": name, MODULE: options, "register": name}
-
-
-def failed(run, name):
-    entries = run.results_of(name)
-    assert [entry["status"] for entry in entries] == ["failed"], entries
-    return entries[0]["result"]
 
 
 def test_set_targets_on_a_partner_without_any(emulator, run_playbook, execution_path):
@@ -81,15 +66,15 @@ def test_set_targets_on_a_partner_without_any(emulator, run_playbook, execution_
         [task("set", display_name="Jamf Pro", groups_requiring_partner_enrollment=targets)], info=emulator.info
     )
     assert run.rc == 0, run.output
-    patches = [entry for entry in writes(emulator) if entry["method"] == "PATCH"]
-    assert len(writes(emulator)) == len(patches) == 1
+    patches = [entry for entry in emulator.control.writes() if entry["method"] == "PATCH"]
+    assert len(emulator.control.writes()) == len(patches) == 1
     assert patches[0]["path"] == f"{PARTNERS}/jamf"
     # The whole list, in the task's order, names resolved to ids, nothing else in the body.
     assert patches[0]["body"] == {
         "groupsRequiringPartnerEnrollment": [
-            target(GROUP_TARGET, SALES),
-            target(EXCLUSION_TARGET, LAB),
-            target(ALL_DEVICES),
+            graph_target(GROUP_TARGET, groupId=SALES),
+            graph_target(EXCLUSION_TARGET, groupId=LAB),
+            graph_target(ALL_DEVICES),
         ]
     }
     result = run.result("set")
@@ -102,14 +87,18 @@ def test_set_targets_on_a_partner_without_any(emulator, run_playbook, execution_
     assert result["partner"]["groups_requiring_partner_enrollment"] == expected
     assert module_targets(partner(emulator, "jamf")["groupsRequiringPartnerEnrollment"]) == expected
     # The name was looked up with an exact-name filter that selects only what is needed.
-    lookups = [entry for entry in graph_log(emulator) if entry["path"] == "/v1.0/groups"]
+    lookups = [entry for entry in graph_requests(emulator) if entry["path"] == "/v1.0/groups"]
     assert [entry["query"] for entry in lookups] == [
         {"$filter": "displayName eq 'Lab Macs'", "$select": "id,displayName"}
     ]
 
 
 def test_same_targets_in_another_order_write_nothing(emulator, run_playbook, execution_path):
-    stored = [target(ALL_DEVICES), target(GROUP_TARGET, SALES), target(EXCLUSION_TARGET, LAB)]
+    stored = [
+        graph_target(ALL_DEVICES),
+        graph_target(GROUP_TARGET, groupId=SALES),
+        graph_target(EXCLUSION_TARGET, groupId=LAB),
+    ]
     seed(emulator, [{"id": "jamf", "displayName": "Jamf Pro", "groupsRequiringPartnerEnrollment": stored}])
     returned = partner(emulator, "jamf")["groupsRequiringPartnerEnrollment"]
     # Positive control: Graph's answer carries fields the task never wrote, in another order than written.
@@ -121,7 +110,7 @@ def test_same_targets_in_another_order_write_nothing(emulator, run_playbook, exe
     ]
     run = run_playbook([task("same", id="jamf", groups_requiring_partner_enrollment=targets)], info=emulator.info)
     assert run.rc == 0, run.output
-    assert writes(emulator) == []
+    assert emulator.control.writes() == []
     assert run.result("same")["changed"] is False
 
 
@@ -132,7 +121,10 @@ def test_changed_set_sends_the_whole_new_list_and_empty_clears(emulator, run_pla
             {
                 "id": "jamf",
                 "displayName": "Jamf Pro",
-                "groupsRequiringPartnerEnrollment": [target(GROUP_TARGET, SALES), target(ALL_DEVICES)],
+                "groupsRequiringPartnerEnrollment": [
+                    graph_target(GROUP_TARGET, groupId=SALES),
+                    graph_target(ALL_DEVICES),
+                ],
             }
         ],
     )
@@ -150,8 +142,13 @@ def test_changed_set_sends_the_whole_new_list_and_empty_clears(emulator, run_pla
     ]
     run = run_playbook(tasks, info=emulator.info)
     assert run.rc == 0, run.output
-    assert [entry["body"] for entry in writes(emulator)] == [
-        {"groupsRequiringPartnerEnrollment": [target(GROUP_TARGET, SALES), target(GROUP_TARGET, FLEET)]},
+    assert [entry["body"] for entry in emulator.control.writes()] == [
+        {
+            "groupsRequiringPartnerEnrollment": [
+                graph_target(GROUP_TARGET, groupId=SALES),
+                graph_target(GROUP_TARGET, groupId=FLEET),
+            ]
+        },
         {"groupsRequiringPartnerEnrollment": []},
     ]
     assert [run.result(name)["changed"] for name in ("change", "clear", "again")] == [True, True, False]
@@ -159,7 +156,7 @@ def test_changed_set_sends_the_whole_new_list_and_empty_clears(emulator, run_pla
 
 
 def test_omitted_targets_are_never_touched(emulator, run_playbook, execution_path):
-    stored = [target(GROUP_TARGET, SALES)]
+    stored = [graph_target(GROUP_TARGET, groupId=SALES)]
     seed(
         emulator,
         [
@@ -173,11 +170,11 @@ def test_omitted_targets_are_never_touched(emulator, run_playbook, execution_pat
     )
     run = run_playbook([task("drift", id="jamf", partner_state="enabled")], info=emulator.info)
     assert run.rc == 0, run.output
-    assert [entry["body"] for entry in writes(emulator)] == [{"partnerState": "enabled"}]
+    assert [entry["body"] for entry in emulator.control.writes()] == [{"partnerState": "enabled"}]
     assert module_targets(partner(emulator, "jamf")["groupsRequiringPartnerEnrollment"]) == [
         {"type": "group", "group_id": SALES}
     ]
-    assert not [entry for entry in graph_log(emulator) if entry["path"].startswith("/v1.0/groups")]
+    assert not [entry for entry in graph_requests(emulator) if entry["path"].startswith("/v1.0/groups")]
 
 
 def test_a_name_resolves_across_pages(emulator_factory, run_playbook):
@@ -195,10 +192,10 @@ def test_a_name_resolves_across_pages(emulator_factory, run_playbook):
     targets = [{"type": "group", "group_display_name": "Mac fleet"}]
     run = run_playbook([task("paged", id="jamf", groups_requiring_partner_enrollment=targets)], info=emulator.info)
     assert run.rc == 0, run.output
-    assert [entry["body"] for entry in writes(emulator)] == [
-        {"groupsRequiringPartnerEnrollment": [target(GROUP_TARGET, FLEET)]}
+    assert [entry["body"] for entry in emulator.control.writes()] == [
+        {"groupsRequiringPartnerEnrollment": [graph_target(GROUP_TARGET, groupId=FLEET)]}
     ]
-    pages = [entry for entry in graph_log(emulator) if entry["path"] == "/v1.0/groups"]
+    pages = [entry for entry in graph_requests(emulator) if entry["path"] == "/v1.0/groups"]
     assert len(pages) == 3, pages
 
 
@@ -228,13 +225,13 @@ def test_bad_targets_fail_before_any_write(emulator, run_playbook, execution_pat
     bad = task("bad", id="jamf", partner_state="enabled", groups_requiring_partner_enrollment=targets)
     run = run_playbook([bad], info=emulator.info)
     assert run.rc != 0
-    result = failed(run, "bad")
+    result = failed_result(run, "bad")
     assert message in result["msg"], result["msg"]
-    assert writes(emulator) == []
+    assert emulator.control.writes() == []
     if requests_allowed:
-        assert [entry["path"] for entry in graph_log(emulator)] != []  # the lookup happened
+        assert [entry["path"] for entry in graph_requests(emulator)] != []  # the lookup happened
     else:
-        assert graph_log(emulator) == [], "invalid targets must fail before any request"
+        assert graph_requests(emulator) == [], "invalid targets must fail before any request"
     if message.startswith("2 groups"):
         assert sorted(result["matching_ids"]) == [twin["id"] for twin in twins]
 
@@ -242,7 +239,13 @@ def test_bad_targets_fail_before_any_write(emulator, run_playbook, execution_pat
 def test_check_mode_and_diff(emulator, run_playbook, execution_path):
     seed(
         emulator,
-        [{"id": "jamf", "displayName": "Jamf Pro", "groupsRequiringPartnerEnrollment": [target(GROUP_TARGET, SALES)]}],
+        [
+            {
+                "id": "jamf",
+                "displayName": "Jamf Pro",
+                "groupsRequiringPartnerEnrollment": [graph_target(GROUP_TARGET, groupId=SALES)],
+            }
+        ],
     )
     before = emulator.control.state()
     targets = [{"type": "group", "group_display_name": "Mac fleet"}, {"type": "all_devices"}]
@@ -253,7 +256,7 @@ def test_check_mode_and_diff(emulator, run_playbook, execution_path):
         diff=True,
     )
     assert run.rc == 0, run.output
-    assert writes(emulator) == [] and emulator.control.state() == before
+    assert emulator.control.writes() == [] and emulator.control.state() == before
     result = run.result("audit")
     predicted = [{"type": "all_devices"}, {"type": "group", "group_id": FLEET}]
     assert result["changed"] is True
@@ -272,9 +275,9 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
             "partnerState": "enabled",
             "partnerAppType": "multiTenantApp",
             "groupsRequiringPartnerEnrollment": [
-                target(GROUP_TARGET, FLEET),
-                target(EXCLUSION_TARGET, LAB),
-                target(ALL_DEVICES),
+                graph_target(GROUP_TARGET, groupId=FLEET),
+                graph_target(EXCLUSION_TARGET, groupId=LAB),
+                graph_target(ALL_DEVICES),
             ],
         },
         {"id": "kandji-a", "displayName": "Kandji", "partnerState": "unavailable"},
@@ -290,7 +293,7 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
                 "displayName": "Jamf Pro",
                 "partnerState": "enabled",
                 "partnerAppType": "multiTenantApp",
-                "groupsRequiringPartnerEnrollment": [target(GROUP_TARGET, OTHER_SALES)],
+                "groupsRequiringPartnerEnrollment": [graph_target(GROUP_TARGET, groupId=OTHER_SALES)],
             }
         ],
         tenant=1,
@@ -322,7 +325,7 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
             "groups_requiring_partner_enrollment": [],
         },
     ]
-    group_reads = [entry["path"] for entry in graph_log(emulator) if entry["path"].startswith("/v1.0/groups/")]
+    group_reads = [entry["path"] for entry in graph_requests(emulator) if entry["path"].startswith("/v1.0/groups/")]
     assert sorted(group_reads) == sorted(f"/v1.0/groups/{group_id}" for group_id in (FLEET, LAB))
     baseline = tmp_path / "baseline.yml"
     baseline.write_text(yaml.safe_dump({"partners": desired}))
@@ -342,10 +345,10 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
         {"type": "exclusion_group", "group_id": OTHER_LAB},
         {"type": "group", "group_id": OTHER_FLEET},
     ]
-    assert [entry["method"] for entry in writes(emulator)] == ["PATCH", "POST"]
+    assert [entry["method"] for entry in emulator.control.writes()] == ["PATCH", "POST"]
 
     emulator.control.clear_log()
     second = run_playbook([play], play=False)
     assert second.rc == 0, second.output
-    assert writes(emulator) == []
+    assert emulator.control.writes() == []
     assert [item["changed"] for item in second.result("apply")["results"]] == [False, False]
