@@ -139,7 +139,8 @@ notes:
     C(client_request_id), which Microsoft support asks for.
   - A task that fails on a request (to Graph, or to Entra ID when signing in) also returns C(status) (the HTTP
     status, V(null) when nothing answered), C(method), C(url) (without its query), C(path), C(error_code) (Graph's
-    error code, or Entra's error such as V(invalid_client)) and C(graph_message) (Graph's message, or Entra's
+    error code such as V(ResourceNotFound), V(throttled) when the retries ran out, or Entra's error such as
+    V(invalid_client)) and C(graph_message) (Graph's message, or Entra's
     C(AADSTS) line). For a sign-in, C(request_id) and C(client_request_id) are Entra's trace and correlation ids.
   - Secrets (O(client_secret), O(client_certificate_password), O(access_token) and their environment variables)
     never appear in results or logs. Pass them as variables (vault, AWX credentials), not as literals in the

@@ -302,22 +302,6 @@ diff:
   sample:
     before: {display_name: Contoso MTD, partner_state: unresponsive}
     after: {display_name: Contoso MTD, partner_state: enabled}
-request_id:
-  description: Graph's C(request-id) of the request that failed.
-  returned: on a failed Graph request
-  type: str
-client_request_id:
-  description: The C(client-request-id) that the module sent with the request that failed.
-  returned: on a failed Graph request
-  type: str
-status:
-  description: The HTTP status of the request that failed.
-  returned: on a failed Graph request
-  type: int
-error_code:
-  description: Graph's error C(code), for example V(ResourceNotFound), or V(throttled).
-  returned: on a failed Graph request
-  type: str
 """
 
 from ansible_collections.msgraph.intune.plugins.module_utils._device_management_partner import RESOURCE

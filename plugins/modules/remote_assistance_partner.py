@@ -187,22 +187,6 @@ diff:
   sample:
     before: {display_name: TeamViewer, onboarding_url: null, onboarding_status: notOnboarded}
     after: {display_name: TeamViewer, onboarding_url: null, onboarding_status: onboarding}
-request_id:
-  description: Graph's C(request-id) of the request that failed.
-  returned: on a failed Graph request
-  type: str
-client_request_id:
-  description: The C(client-request-id) that the module sent with the request that failed.
-  returned: on a failed Graph request
-  type: str
-status:
-  description: The HTTP status of the request that failed.
-  returned: on a failed Graph request
-  type: int
-error_code:
-  description: Graph's error C(code), for example V(ResourceNotFound), or V(throttled).
-  returned: on a failed Graph request
-  type: str
 """
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_engine import module_task
