@@ -131,6 +131,15 @@ options:
       - V(false) makes the task sign in for itself and keep its token in memory for the task's loop only.
       - If not set, the environment variable E(MSGRAPH_TOKEN_CACHE) is used, else V(true).
     type: bool
+  batch:
+    description:
+      - Whether independent reads of one task (the lists of a baseline's kinds, the kinds of a health check, group
+        names and ids) travel together in Graph's JSON batches (C($batch), up to 20 requests per round trip) instead
+        of one request each. Writes are never batched.
+      - Each read in a batch is retried, and fails, on its own, as a single request would. When the endpoint does not
+        serve C($batch) (HTTP 404, 405 or 501), the task falls back to single requests, with a warning at C(-v).
+      - If not set, the environment variable E(MSGRAPH_BATCH) is used, else V(true).
+    type: bool
 requirements:
   - requests
   - msal (not needed with O(auth_method=access_token))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import build_token_provider
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphError, Notices
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
     RetryPolicy,
@@ -20,34 +20,42 @@ MAX_PAGES = 1000
 
 
 class GraphClient:
-    """Requests relative to `{graph_endpoint}/{api_version}`, e.g. client.get("deviceManagement/...")."""
+    """Requests relative to `{graph_endpoint}/{api_version}`, e.g. client.get("deviceManagement/...").
 
-    def __init__(self, settings, transport, token_provider):
+    Reads take `version` for an object that lives in one API version only (beta), whatever the task's api_version.
+    `notices` collects the warnings that the task's result shows (see _graph_errors.Notices).
+    """
+
+    def __init__(self, settings, transport, token_provider, notices=None):
         self.settings = settings
         self.transport = transport
         self.auth = token_provider
-        self.base_url = f"{settings.graph_endpoint}/{settings.api_version}/"
+        self.notices = notices or Notices()
+        self.base_url = self.version_url(settings.api_version)
 
-    def get(self, path, params=None):
-        return self._request("GET", path, params=params)
+    def version_url(self, version):
+        return f"{self.settings.graph_endpoint}/{version}/"
 
-    def get_or_none(self, path, params=None):
+    def get(self, path, params=None, version=None):
+        return self._request("GET", self._url(path, version), params=params)
+
+    def get_or_none(self, path, params=None, version=None):
         """The object, or None when Graph answers 404."""
         try:
-            return self.get(path, params=params)
+            return self.get(path, params=params, version=version)
         except GraphError as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def list(self, path, params=None):
+    def list(self, path, params=None, version=None):
         """Every item of a collection, following @odata.nextLink.
 
         The bearer token is only ever sent to the Graph endpoint: a nextLink to another origin is refused.
         """
         items = []
         seen = set()
-        page = self._request("GET", path, params=params)
+        page = self._request("GET", self._url(path, version), params=params)
         for _page_number in range(MAX_PAGES):
             items.extend(page.get("value") or [])
             next_link = page.get("@odata.nextLink")
@@ -85,10 +93,10 @@ class GraphClient:
         """POST a bound action such as terminate. Repeating it has the same effect, so it is retried."""
         return self._request("POST", path, idempotent=True)
 
-    def _url(self, path):
+    def _url(self, path, version=None):
         if path.startswith("https://"):
             return path
-        return self.base_url + path.lstrip("/")
+        return (self.base_url if version is None else self.version_url(version)) + path.lstrip("/")
 
     def _request(
         self, method, path, params=None, body=None, idempotent=True, recover=None, ok_if_gone_after_retry=False
@@ -188,11 +196,13 @@ def build_graph_client(params, environ=None, session=None, token_cache=None):
     used unless the task's token_cache option (or MSGRAPH_TOKEN_CACHE) is false.
     """
     settings = resolve_settings(params, environ)
+    notices = Notices()
     transport = Transport(
         verify=settings.verify,
         timeout=settings.timeout,
         policy=RetryPolicy(max_retries=settings.max_retries),
         session=session,
+        notices=notices,
     )
     token_store = token_cache if settings.token_cache else None
-    return GraphClient(settings, transport, build_token_provider(settings, transport, token_store))
+    return GraphClient(settings, transport, build_token_provider(settings, transport, token_store), notices)

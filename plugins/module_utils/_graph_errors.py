@@ -106,3 +106,28 @@ def failure_result(exc):
 
 
 EXPECTED_ERRORS = (GraphOptionError, GraphError, ResourceError)
+
+
+class Notices:
+    """Warnings that a task's client collects for the task's result: `warn` ones always, `verbose` ones from -v on.
+
+    The in-process path keeps one client for a whole loop, so each item takes (and clears) what it collected.
+    """
+
+    def __init__(self):
+        self._items = []
+
+    def warn(self, message):
+        self._add(message, 0)
+
+    def verbose(self, message):
+        self._add(message, 1)
+
+    def _add(self, message, verbosity):
+        if (message, verbosity) not in self._items:
+            self._items.append((message, verbosity))
+
+    def take(self, verbosity):
+        shown = [message for message, level in self._items if verbosity >= level]
+        self._items = []
+        return shown

@@ -23,7 +23,8 @@ class GraphModule:
         return client
 
     def run(self):
-        result = self.task.execute(self.module.params, self.module.check_mode, self.module._diff, self._client)
+        module = self.module
+        result = self.task.execute(module.params, module.check_mode, module._diff, self._client, module._verbosity)
         if result.pop("failed", False):
             self.module.fail_json(**result)
         self.module.exit_json(**result)

@@ -43,6 +43,8 @@ GRAPH_ARGUMENT_SPEC = {
     "max_retries": {"type": "int", "default": 5},
     # No default here: an unset option falls back to MSGRAPH_TOKEN_CACHE, then to true.
     "token_cache": {"type": "bool"},
+    # Likewise: MSGRAPH_BATCH, then true.
+    "batch": {"type": "bool"},
 }
 
 # Option -> environment variables, first set one wins. AZURE_TENANT and AZURE_SECRET are the names
@@ -61,6 +63,7 @@ SECRET_OPTIONS = ("client_secret", "client_certificate_password", "access_token"
 FEDERATED_TOKEN_ENV = "AZURE_FEDERATED_TOKEN_FILE"
 CLOUD_ENV = "AZURE_CLOUD_ENVIRONMENT"
 TOKEN_CACHE_ENV = "MSGRAPH_TOKEN_CACHE"
+BATCH_ENV = "MSGRAPH_BATCH"
 
 
 class Cloud:
@@ -180,7 +183,8 @@ def resolve_settings(params, environ=None):
         verify=verify,
         timeout=float(timeout),
         max_retries=int(max_retries),
-        token_cache=_resolve_token_cache(params.get("token_cache"), environ.get(TOKEN_CACHE_ENV)),
+        token_cache=_resolve_switch(params.get("token_cache"), environ.get(TOKEN_CACHE_ENV), TOKEN_CACHE_ENV),
+        batch=_resolve_switch(params.get("batch"), environ.get(BATCH_ENV), BATCH_ENV),
     )
     _check_required(settings)
     return settings
@@ -201,7 +205,8 @@ def _resolve_cloud(option, env_value):
     return name
 
 
-def _resolve_token_cache(option, env_value):
+def _resolve_switch(option, env_value, variable):
+    """A boolean option that defaults to true: the task's value, else its environment variable, else true."""
     if option is not None:
         return bool(option)
     if not env_value:
@@ -209,7 +214,7 @@ def _resolve_token_cache(option, env_value):
     try:
         return boolean(env_value.strip(), strict=True)
     except TypeError:
-        raise GraphOptionError(f"{TOKEN_CACHE_ENV}={env_value!r} is not a boolean; use true or false") from None
+        raise GraphOptionError(f"{variable}={env_value!r} is not a boolean; use true or false") from None
 
 
 def _origin(url, option):

@@ -25,15 +25,24 @@ class GraphTask:
         self.constraints = constraints
         self.operation = operation
 
-    def execute(self, params, check_mode, diff, client_factory):
-        """Run the operation; expected failures become a result with failed=True and Graph's fields."""
+    def execute(self, params, check_mode, diff, client_factory, verbosity=0):
+        """Run the operation; expected failures become a result with failed=True and Graph's fields.
+
+        What the client noticed on the way (client.notices) joins the result's warnings; `verbosity` is Ansible's -v
+        count, which decides whether the verbose ones are shown.
+        """
+        client = None
         try:
-            result = self.operation(client_factory(params), params, check_mode)
+            client = client_factory(params)
+            result = self.operation(client, params, check_mode)
         except EXPECTED_ERRORS as exc:
             result = failure_result(exc)
             result["failed"] = True
         if not diff:
             result.pop("diff", None)
+        notices = client.notices.take(verbosity) if client is not None else []
+        if notices:
+            result["warnings"] = list(result.get("warnings") or []) + notices
         return result
 
 

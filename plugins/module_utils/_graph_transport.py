@@ -88,10 +88,11 @@ class Transport:
     Proxies come from the standard environment variables (requests' trust_env).
     """
 
-    def __init__(self, verify=True, timeout=30.0, policy=None, session=None):
+    def __init__(self, verify=True, timeout=30.0, policy=None, session=None, notices=None):
         self.verify = verify
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
+        self.notices = notices
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 

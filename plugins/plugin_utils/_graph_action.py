@@ -21,6 +21,7 @@ from ansible.module_utils.basic import remove_values
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 try:
     from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import build_graph_client
@@ -30,6 +31,8 @@ try:
     from ansible_collections.msgraph.intune.plugins.plugin_utils._token_cache import task_token_cache
 except ImportError:  # a controller without the collection's requirements still runs the module
     REQUESTS_IMPORT_ERROR = "import failed"
+
+display = Display()
 
 FORCE_MODULE_ENV = "MSGRAPH_INTUNE_FORCE_MODULE"
 LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
@@ -70,7 +73,9 @@ class GraphActionBase(ActionBase):
                 no_log_values.update(client.settings.secret_values())
                 return client
 
-            outcome = task.execute(params, self._play_context.check_mode, self._play_context.diff, client_factory)
+            outcome = task.execute(
+                params, self._play_context.check_mode, self._play_context.diff, client_factory, display.verbosity
+            )
 
         if validation._warnings:
             outcome.setdefault("warnings", []).extend(warning["warning"] for warning in validation._warnings)
