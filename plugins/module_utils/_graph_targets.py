@@ -10,6 +10,7 @@ differs, the whole list is written, because Graph replaces the collection.
 
 from __future__ import annotations
 
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_batch import Read
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphOptionError, ResourceError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_properties import Property
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_values import odata_string, validate_id
@@ -168,6 +169,12 @@ class TargetSet(Property):
         wanted = {target_identity(target) for target in desired}
         return wanted == {target_identity(target) for target in current or ()}
 
+    def group_names_in(self, value):
+        return [target["group_display_name"] for target in value or () if target.get("group_display_name") is not None]
+
+    def group_ids_in(self, value):
+        return [target["group_id"] for target in value or () if target.get("group_id") is not None]
+
     def with_group_names(self, value, directory, warnings):
         """An exported value that applies to another tenant: group ids become group names where the group exists."""
         if value is None:
@@ -187,39 +194,88 @@ class TargetSet(Property):
 
 
 class GroupDirectory:
-    """Entra group names and ids of one tenant, looked up once per task (needs Group.Read.All)."""
+    """Entra group names and ids of one tenant, looked up once per task (needs Group.Read.All).
+
+    `prefetch_names`/`prefetch_ids` look up everything a task will need in one read_many (a batch per 20 distinct
+    values); `name_reads`/`learn_names` and `id_reads`/`learn_ids` are the same in two halves, for a caller that puts
+    the reads into a read_many of its own. `id_for`/`name_for` use what was learnt and look up the rest.
+    """
 
     def __init__(self, client):
         self.client = client
-        self._ids = {}
-        self._names = {}
+        self._by_name = {}  # name -> ReadResult of Graph's displayName match (which ignores case)
+        self._by_id = {}  # casefolded id -> ReadResult of the group (value None: no such group)
+
+    def name_reads(self, names):
+        """{name: Read} for the distinct names not known yet."""
+        return {
+            name: Read(GROUPS, params={"$filter": f"displayName eq {odata_string(name)}", "$select": "id,displayName"})
+            for name in dict.fromkeys(names)
+            if name not in self._by_name
+        }
+
+    def learn_names(self, results):
+        """Take {name: ReadResult} of the reads that name_reads gave."""
+        self._by_name.update(results)
+
+    def id_reads(self, group_ids):
+        """{group id: Read} for the distinct ids not known yet (ids are GUIDs: case does not matter)."""
+        reads = {}
+        known = set(self._by_id)
+        for group_id in group_ids:
+            if group_id.casefold() not in known:
+                known.add(group_id.casefold())
+                reads[group_id] = Read(
+                    f"{GROUPS}/{validate_id(group_id, 'group id')}",
+                    params={"$select": "displayName"},
+                    collection=False,
+                    missing_ok=True,
+                )
+        return reads
+
+    def learn_ids(self, results):
+        """Take {group id: ReadResult} of the reads that id_reads gave."""
+        self._by_id.update((group_id.casefold(), result) for group_id, result in results.items())
+
+    def prefetch_names(self, names):
+        self.learn_names(self._read(self.name_reads(names)))
+
+    def prefetch_ids(self, group_ids):
+        self.learn_ids(self._read(self.id_reads(group_ids)))
+
+    def _read(self, reads):
+        return dict(zip(reads, self.client.read_many(list(reads.values())))) if reads else {}
 
     def id_for(self, name, option):
-        """The id of the one group with exactly this name; none or several is an error naming the group."""
-        if name not in self._ids:
-            candidates = self.client.list(
-                GROUPS, params={"$filter": f"displayName eq {odata_string(name)}", "$select": "id,displayName"}
+        """The id of the one group with exactly this name; none or several is an error naming the group.
+
+        A lookup that failed raises its GraphError, as the request on its own would.
+        """
+        self.prefetch_names([name])
+        candidates = self._by_name[name].get()
+        # Entra's eq ignores case; only an exact match names the group the task means.
+        ids = [group.get("id") for group in candidates if group.get("displayName") == name]
+        if not ids:
+            other_case = sorted(
+                {
+                    group["displayName"]
+                    for group in candidates
+                    if isinstance(group.get("displayName"), str) and group["displayName"].casefold() == name.casefold()
+                }
             )
-            # Entra's eq ignores case; only an exact match names the group the task means.
-            ids = [group.get("id") for group in candidates if group.get("displayName") == name]
-            if not ids:
-                raise ResourceError(
-                    f"{option}: no group is named {name!r} in this tenant; check the name or use group_id"
-                )
-            if len(ids) > 1:
-                raise ResourceError(
-                    f"{option}: {len(ids)} groups are named {name!r} (ids: {', '.join(ids)}); use group_id to choose one",
-                    matching_ids=ids,
-                )
-            self._ids[name] = ids[0]
-        return self._ids[name]
+            hint = f" (groups that differ only in case: {', '.join(map(repr, other_case))})" if other_case else ""
+            raise ResourceError(
+                f"{option}: no group is named {name!r} in this tenant{hint}; check the name or use group_id"
+            )
+        if len(ids) > 1:
+            raise ResourceError(
+                f"{option}: {len(ids)} groups are named {name!r} (ids: {', '.join(ids)}); use group_id to choose one",
+                matching_ids=ids,
+            )
+        return ids[0]
 
     def name_for(self, group_id):
         """The display name of a group, or None when the group does not exist."""
-        key = group_id.casefold()
-        if key not in self._names:
-            group = self.client.get_or_none(
-                f"{GROUPS}/{validate_id(group_id, 'group id')}", params={"$select": "displayName"}
-            )
-            self._names[key] = group.get("displayName") if group else None
-        return self._names[key]
+        self.prefetch_ids([group_id])
+        group = self._by_id[group_id.casefold()].get()
+        return group.get("displayName") if group else None

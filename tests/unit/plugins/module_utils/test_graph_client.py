@@ -8,54 +8,20 @@ import uuid
 
 import pytest
 import requests
+from ansible_collections.msgraph.intune.plugins.module_utils import _graph_client
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import AccessTokenAuth
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_client import GraphClient
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
     GraphAuthError,
     GraphConnectionError,
     GraphError,
     GraphThrottledError,
 )
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import RetryPolicy, Transport
 
-GRAPH = "https://127.0.0.1:8443"
+from tests.unit.plugins.module_utils.fake_graph_server import GRAPH, FakeTokenProvider, build_client, graph_error
+
 COLLECTION = "deviceManagement/deviceManagementPartners"
 COLLECTION_URL = f"{GRAPH}/v1.0/{COLLECTION}"
 COLLECTION_PATH = f"/v1.0/{COLLECTION}"
-
-
-class FakeTokenProvider:
-    """token()/refresh()/can_refresh like the real providers; hands out tok-1, tok-2, ..."""
-
-    def __init__(self, can_refresh=True):
-        self.can_refresh = can_refresh
-        self.issued = 1
-        self.refreshes = 0
-
-    def token(self):
-        return f"tok-{self.issued}"
-
-    def refresh(self):
-        self.refreshes += 1
-        self.issued += 1
-        return self.token()
-
-
-def graph_error(code, message, request_id="req-body", client_request_id="cli-body"):
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {
-                "date": "2026-01-01T00:00:00",
-                "request-id": request_id,
-                "client-request-id": client_request_id,
-            },
-        }
-    }
-
-
 INVALID_TOKEN = (401, graph_error("InvalidAuthenticationToken", "Access token has expired or is not yet valid."))
 
 
@@ -64,11 +30,8 @@ def make_client(fake_time, fake_session):
     """make_client(*script, provider=None, max_retries=3) -> (client, session)."""
 
     def factory(*script, provider=None, max_retries=3):
-        settings = resolve_settings({"access_token": "tok-1", "graph_endpoint": GRAPH}, environ={})
         session = fake_session(*script)
-        policy = RetryPolicy(max_retries=max_retries, sleep=fake_time.sleep, clock=fake_time.clock, rng=lambda: 0.5)
-        transport = Transport(verify=settings.verify, timeout=settings.timeout, policy=policy, session=session)
-        return GraphClient(settings, transport, provider or FakeTokenProvider()), session
+        return build_client(fake_time, session, provider=provider, max_retries=max_retries), session
 
     return factory
 
@@ -95,6 +58,23 @@ class TestRequests:
         assert client.update(f"{COLLECTION}/p1", {"displayName": "New"}) is None
         assert session.calls[0].method == "PATCH"
         assert session.calls[0].kwargs["json"] == {"displayName": "New"}
+        assert session.calls[0].headers["Content-Type"] == "application/json"
+
+    def test_a_request_without_a_body_has_no_content_type(self, make_client):
+        client, session = make_client((200, {}), 204)
+        client.get(COLLECTION)
+        client.delete(f"{COLLECTION}/p1")
+        assert ["Content-Type" in call.headers for call in session.calls] == [False, False]
+
+    def test_send_batch_posts_the_sub_requests_to_the_version(self, make_client):
+        requests_ = [{"id": "1", "method": "GET", "url": "/deviceManagement"}]
+        client, session = make_client((200, {"responses": []}))
+        assert client.send_batch("beta", requests_) == {"responses": []}
+        call = session.calls[0]
+        assert (call.method, call.url, call.kwargs["json"]) == ("POST", f"{GRAPH}/beta/$batch", {"requests": requests_})
+        assert call.headers["Authorization"] == "Bearer tok-1"
+        assert (call.headers["Accept"], call.headers["Content-Type"]) == ("application/json", "application/json")
+        assert str(uuid.UUID(call.headers["client-request-id"])) == call.headers["client-request-id"]
 
     def test_update_200_gives_the_object(self, make_client):
         client, _session = make_client((200, {"id": "p1", "displayName": "New"}))
@@ -422,6 +402,23 @@ class TestPaging:
         with pytest.raises(GraphError, match="same @odata.nextLink twice"):
             client.list(COLLECTION)
         assert [call.url for call in session.calls] == [COLLECTION_URL, link]
+
+    def test_page_limit(self, make_client, monkeypatch):
+        monkeypatch.setattr(_graph_client, "MAX_PAGES", 3)
+        links = [f"{COLLECTION_URL}?$skiptoken={number}" for number in range(1, 4)]
+        client, session = make_client(*(page([{"id": str(n)}], link) for n, link in enumerate(links)))
+        with pytest.raises(GraphError, match="^more than 3 pages; stopping$"):
+            client.list(COLLECTION)
+        # Three pages were read; the fourth was never asked for.
+        assert [call.url for call in session.calls] == [COLLECTION_URL, *links[:2]]
+
+    def test_exactly_the_page_limit_is_read(self, make_client, monkeypatch):
+        monkeypatch.setattr(_graph_client, "MAX_PAGES", 3)
+        links = [f"{COLLECTION_URL}?$skiptoken={number}" for number in range(1, 3)]
+        client, _session = make_client(
+            page([{"id": "a"}], links[0]), page([{"id": "b"}], links[1]), page([{"id": "c"}])
+        )
+        assert [item["id"] for item in client.list(COLLECTION)] == ["a", "b", "c"]
 
     def test_error_on_a_later_page(self, make_client):
         link = f"{COLLECTION_URL}?$skiptoken=two"

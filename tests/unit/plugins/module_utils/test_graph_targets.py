@@ -5,10 +5,16 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphOptionError, ResourceError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_batch import Read
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphError,
+    GraphOptionError,
+    ResourceError,
+)
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_targets import GroupDirectory, TargetSet
 
 from tests.unit.plugins.module_utils.fake_graph import FakeGraph
+from tests.unit.plugins.module_utils.fake_graph_server import GraphServer, build_client, graph_error
 
 TARGETS = TargetSet("groups_requiring_partner_enrollment", "groupsRequiringPartnerEnrollment")
 GROUP_A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -200,12 +206,21 @@ class TestGroupNames:
         assert graph.calls[0][2]["$filter"] == "displayName eq 'O''Brien''s Macs'"
 
     def test_no_such_group(self):
-        graph = groups((GROUP_A, "sales"))  # Entra's eq would match it; the case differs
+        graph = groups((GROUP_A, "Lab"))
         with pytest.raises(ResourceError) as info:
             TARGETS.resolve(GroupDirectory(graph), [{"type": "group", "group_display_name": "Sales"}])
         assert str(info.value) == (
             "groups_requiring_partner_enrollment: no group is named 'Sales' in this tenant; "
             "check the name or use group_id"
+        )
+
+    def test_groups_that_differ_only_in_case_are_named(self):
+        graph = groups((GROUP_A, "Mac fleet"), (GROUP_B, "Mac Fleet"), ("cccccccc-0000-4000-8000-000000000003", "Lab"))
+        with pytest.raises(ResourceError) as info:
+            TARGETS.resolve(GroupDirectory(graph), [{"type": "group", "group_display_name": "mac FLEET"}])
+        assert str(info.value) == (
+            "groups_requiring_partner_enrollment: no group is named 'mac FLEET' in this tenant (groups that differ "
+            "only in case: 'Mac Fleet', 'Mac fleet'); check the name or use group_id"
         )
 
     def test_several_groups_with_the_name(self):
@@ -252,3 +267,107 @@ class TestGroupNames:
                 "so the export keeps its id"
             )
         ]
+
+
+def name_query(name):
+    return {"$filter": "displayName eq '{}'".format(name.replace("'", "''")), "$select": "id,displayName"}
+
+
+def group_id(number):
+    """A group id with letters in it, so that its upper case differs."""
+    return f"{number:08x}-abcd-4000-8000-{number:012x}"
+
+
+class TestGroupDirectoryInBatches:
+    """Against a real client: the lookups of many names or ids travel in batches of 20."""
+
+    @pytest.fixture
+    def server(self):
+        return GraphServer()
+
+    @pytest.fixture
+    def directory(self, server, fake_time, fake_session):
+        return GroupDirectory(build_client(fake_time, server.session(fake_session)))
+
+    def name_groups(self, server, name, *found):
+        """What Graph's (case-insensitive) displayName eq finds for `name`: (id, displayName) pairs."""
+        value = [{"id": found_id, "displayName": found_name} for found_id, found_name in found]
+        server.route("groups", {"value": value}, query=name_query(name))
+
+    def test_25_names_take_two_batches_and_no_more_requests(self, server, directory):
+        names = [f"Group {number}" for number in range(25)]
+        for number, name in enumerate(names):
+            self.name_groups(server, name, (group_id(number), name))
+        directory.prefetch_names(names + names[:5])
+        assert [len(batch.requests) for batch in server.batches] == [20, 5]
+        assert [directory.id_for(name, "option") for name in names] == [group_id(n) for n in range(25)]
+        directory.prefetch_names(names)  # all known: nothing is sent
+        assert len(server.batches) == 2 and server.singles == []
+
+    def test_exact_match_only(self, server, directory):
+        self.name_groups(server, "Sales", (group_id(1), "sales"), (group_id(2), "Sales"))
+        self.name_groups(server, "Lab", (group_id(3), "Lab"))
+        directory.prefetch_names(["Sales", "Lab"])
+        assert directory.id_for("Sales", "option") == group_id(2)
+
+    def test_case_hint(self, server, directory):
+        self.name_groups(server, "mac FLEET", (group_id(1), "Mac fleet"), (group_id(2), "Mac Fleet"))
+        self.name_groups(server, "Lab", (group_id(3), "Lab"))
+        directory.prefetch_names(["mac FLEET", "Lab"])
+        with pytest.raises(ResourceError) as info:
+            directory.id_for("mac FLEET", "groups_requiring_partner_enrollment")
+        assert str(info.value) == (
+            "groups_requiring_partner_enrollment: no group is named 'mac FLEET' in this tenant (groups that differ "
+            "only in case: 'Mac Fleet', 'Mac fleet'); check the name or use group_id"
+        )
+        assert directory.id_for("Lab", "option") == group_id(3)
+
+    def test_a_failed_lookup_is_id_fors_error(self, server, directory):
+        forbidden = graph_error("Authorization_RequestDenied", "Insufficient privileges", request_id="req-403")
+        server.route("groups", forbidden, query=name_query("Sales"), status=403)
+        self.name_groups(server, "Lab", (group_id(3), "Lab"))
+        directory.prefetch_names(["Sales", "Lab"])  # the failure is kept for the name it belongs to
+        assert directory.id_for("Lab", "option") == group_id(3)
+        with pytest.raises(GraphError) as info:
+            directory.id_for("Sales", "option")
+        assert (info.value.status, info.value.code, info.value.request_id) == (
+            403,
+            "Authorization_RequestDenied",
+            "req-403",
+        )
+        assert str(info.value).startswith("GET /v1.0/groups failed: HTTP 403 Authorization_RequestDenied")
+        assert len(server.batches) == 1 and server.singles == []
+
+    def test_ids_are_named_in_one_batch(self, server, directory):
+        server.route(f"groups/{group_id(1).upper()}", {"displayName": "Sales"}, query={"$select": "displayName"})
+        server.route(f"groups/{group_id(2)}", {"displayName": "Lab"}, query={"$select": "displayName"})
+        directory.prefetch_ids([group_id(1).upper(), group_id(2), group_id(1), group_id(9)])
+        assert [len(batch.requests) for batch in server.batches] == [3]
+        assert [directory.name_for(value) for value in (group_id(1), group_id(2), group_id(9))] == [
+            "Sales",
+            "Lab",
+            None,  # no such group any more: Graph answered 404
+        ]
+        assert len(server.batches) == 1 and server.singles == []
+
+    def test_the_reads_fit_in_a_callers_batch(self, server, directory):
+        self.name_groups(server, "Sales", (group_id(1), "Sales"))
+        server.route(f"groups/{group_id(2)}", {"displayName": "Lab"}, query={"$select": "displayName"})
+        server.collection("deviceManagement/deviceManagementPartners", [{"id": "p1"}])
+        name_reads = directory.name_reads(["Sales", "Sales"])
+        id_reads = directory.id_reads([group_id(2)])
+        reads = [Read("deviceManagement/deviceManagementPartners"), *name_reads.values(), *id_reads.values()]
+        results = directory.client.read_many(reads)
+        directory.learn_names(dict(zip(name_reads, results[1:2])))
+        directory.learn_ids(dict(zip(id_reads, results[2:])))
+        assert results[0].get() == [{"id": "p1"}]
+        assert (directory.id_for("Sales", "option"), directory.name_for(group_id(2))) == (group_id(1), "Lab")
+        assert len(server.batches) == 1 and server.singles == []
+        # What is known is not asked for again.
+        assert directory.name_reads(["Sales"]) == {} and directory.id_reads([group_id(2).upper()]) == {}
+
+    def test_an_unknown_name_is_looked_up_on_its_own(self, server, directory):
+        self.name_groups(server, "O'Brien", (group_id(1), "O'Brien"))
+        assert directory.id_for("O'Brien", "option") == group_id(1)
+        assert server.batches == []
+        assert [call.kwargs["params"] for call in server.singles] == [name_query("O'Brien")]
