@@ -24,10 +24,11 @@ class Engine:
 
     def get(self, object_id, missing_ok):
         path = self.resource.item_path(object_id)
+        version = self.resource.api_version
         if missing_ok:
-            return self.client.get_or_none(path)
+            return self.client.get_or_none(path, version=version)
         try:
-            return self.client.get(path)
+            return self.client.get(path, version=version)
         except GraphError as exc:
             if exc.status != 404:
                 raise
@@ -41,12 +42,15 @@ class Engine:
         $filter only narrows the list."""
         if candidates is None:
             collection = self.resource.collection
+            version = self.resource.api_version
             try:
-                candidates = self.client.list(collection, params={"$filter": f"displayName eq {odata_string(name)}"})
+                candidates = self.client.list(
+                    collection, params={"$filter": f"displayName eq {odata_string(name)}"}, version=version
+                )
             except GraphError as exc:
                 if exc.status != 400:
                     raise
-                candidates = self.client.list(collection)  # this endpoint does not filter on displayName
+                candidates = self.client.list(collection, version=version)  # this endpoint cannot filter on it
         return [candidate for candidate in candidates if candidate.get("displayName") == name]
 
     def find_one_by_name(self, name, candidates=None):
@@ -172,7 +176,7 @@ class Engine:
     def listing(self, params, directory=None):
         """The info module: every object, one by id (an unknown id gives none), or those with a name.
 
-        `desired_state` reproduces each object; with group_names it is portable to another tenant: group targets
+        `desired_state` reproduces each object; with `portable` it applies to another tenant: group targets
         carry group names, and objects found by display name carry no id.
         """
         resource = self.resource
@@ -182,13 +186,22 @@ class Engine:
         elif params.get("display_name") is not None:
             objects = self.find_by_name(params["display_name"])
         else:
-            objects = self.client.list(resource.collection)
+            objects = self.client.read_many([resource.read()])[0].get()
+            if resource.singleton:
+                objects = [objects] if objects else []
+        return self.describe(objects, params.get("portable"), directory)
+
+    def describe(self, objects, portable=False, directory=None):
+        """The info result of `objects` (as Graph returned them): their views and their `desired_state`."""
+        resource = self.resource
         views = [resource.view(obj) for obj in objects]
         result = {"changed": False, resource.list_key: views, "desired_state": [resource.export(v) for v in views]}
-        if params.get("group_names"):
+        if portable:
             warnings = []
             directory = directory or GroupDirectory(self.client)
-            result["desired_state"] = [self.portable(entry, directory, warnings) for entry in result["desired_state"]]
+            exported = result["desired_state"]
+            directory.prefetch_ids([group_id for entry in exported for group_id in resource.group_ids_in(entry)])
+            result["desired_state"] = [self.portable(entry, directory, warnings) for entry in exported]
             if warnings:
                 result["warnings"] = warnings
         return result
@@ -212,6 +225,8 @@ class Engine:
 
 def module_task(resource):
     """The GraphTask of the module that manages `resource`."""
+    if resource.read_only:
+        raise ValueError(f"{resource.name} is read-only: it has an info module or a health check, never a module")
 
     def operation(client, params, check_mode):
         return Engine(resource, client).ensure(params, check_mode)

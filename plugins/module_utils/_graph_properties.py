@@ -64,6 +64,14 @@ class Property:
         """The exported value for another tenant (names instead of tenant-specific ids); most are portable as given."""
         return value
 
+    def group_names_in(self, value):
+        """The group names that `value` (as the task gives it) needs looked up; most need none."""
+        return ()
+
+    def group_ids_in(self, value):
+        """The group ids that `value` (as Graph holds it) names, for an export that names them; most name none."""
+        return ()
+
 
 class String(Property):
     pass

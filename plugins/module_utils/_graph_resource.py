@@ -5,10 +5,16 @@
 A resource is data: its collection, its nouns, its result key, how it is found, its properties (see
 _graph_properties.py and _graph_targets.py) and its bound actions. From that alone come the modules' argument
 specs and the validation that runs before any request.
+
+Three switches give the kinds that are only read (the connector health kinds): `read_only` (listed and judged,
+never created, updated or deleted), `singleton` (one object at a fixed path with no id; a 404 means it was never
+set up) and `api_version` (a kind that lives in one Graph version only, read from it whatever the task's
+api_version says).
 """
 
 from __future__ import annotations
 
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_batch import Read
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphOptionError
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_targets import TargetSet
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_values import validate_id
@@ -37,7 +43,11 @@ class Action:
 
 class Resource:
     """One Graph object type, declared. `find_by` lists the options that identify an object (`id`, and
-    `display_name` when the type has one); `client_assigned_id` means a create sends the task's id."""
+    `display_name` when the type has one); `client_assigned_id` means a create sends the task's id. `labels` are
+    the options that name an object to a person, the first one set wins (the id when none is).
+
+    `collection` is the path of the collection, or of the object itself for a singleton.
+    """
 
     def __init__(
         self,
@@ -50,7 +60,13 @@ class Resource:
         find_by=("id", "display_name"),
         client_assigned_id=False,
         actions=(),
+        labels=("display_name",),
+        read_only=False,
+        singleton=False,
+        api_version=None,
     ):
+        if read_only and (actions or any(prop.settable for prop in properties)):
+            raise ValueError(f"{name}: a read-only kind has neither settable properties nor actions")
         self.name = name
         self.collection = collection
         self.noun = noun
@@ -61,6 +77,10 @@ class Resource:
         self.find_by = tuple(find_by)
         self.client_assigned_id = client_assigned_id
         self.actions = tuple(actions)
+        self.labels = tuple(labels)
+        self.read_only = read_only
+        self.singleton = singleton
+        self.api_version = api_version
         self.by_option = {prop.option: prop for prop in self.properties}
         self.settable = tuple(prop for prop in self.properties if prop.settable)
         affected = {name for action in self.actions for name in action.sets}
@@ -97,8 +117,9 @@ class Resource:
         spec = {"id": {"type": "str"}}
         if self.found_by_name:
             spec["display_name"] = self.by_option["display_name"].argument_spec()
+        spec["portable"] = {"type": "bool", "default": False}
         if self.has_targets:
-            spec["group_names"] = {"type": "bool", "default": False}
+            spec["portable"]["aliases"] = ["group_names"]  # its name before every kind had it
         return spec
 
     # -- validation (no requests) ------------------------------------------------------------------------------------
@@ -151,5 +172,41 @@ class Resource:
                 entry[action.option] = action.value
         return entry
 
-    def item_path(self, object_id):
-        return f"{self.collection}/{object_id}"
+    def label(self, view):
+        """What names the object to a person: its first label that is set, else its id."""
+        return next((view[option] for option in self.labels if view.get(option) not in (None, "")), view.get("id"))
+
+    def group_names_in(self, options):
+        """Every group name that a dict of the task's option values asks to look up."""
+        return [name for option, value in options.items() for name in self.by_option[option].group_names_in(value)]
+
+    def group_ids_in(self, options):
+        """Every group id that a dict of option values (an export) names."""
+        return [
+            group_id
+            for option, value in options.items()
+            if option in self.by_option
+            for group_id in self.by_option[option].group_ids_in(value)
+        ]
+
+    def item_path(self, object_id=None):
+        return self.collection if self.singleton else f"{self.collection}/{object_id}"
+
+    # -- reads -------------------------------------------------------------------------------------------------------
+
+    def select(self, options=None):
+        """`$select`: the id and the declared properties (or those of `options`), so that what a declaration leaves
+        out (a VPP token's token, an APNs certificate's certificate) is never requested."""
+        properties = self.properties if options is None else [self.by_option[option] for option in options]
+        return ",".join(["id"] + [prop.graph for prop in properties])
+
+    def read(self, options=None):
+        """The read of every object of this kind (see _graph_batch.Read): all pages of the collection, or the
+        singleton, which is None when Graph answers 404 (never set up)."""
+        return Read(
+            self.collection,
+            params={"$select": self.select(options)},
+            version=self.api_version,
+            collection=not self.singleton,
+            missing_ok=self.singleton,
+        )

@@ -17,13 +17,15 @@ class GraphTask:
     """The argument spec (shared connection options included), its constraints and the operation.
 
     `operation(client, params, check_mode)` returns the result dict; it may raise the EXPECTED_ERRORS.
+    `offline(params)` says when the operation needs no Graph at all (it then gets None for the client).
     """
 
-    def __init__(self, argument_spec, operation, **constraints):
+    def __init__(self, argument_spec, operation, offline=None, **constraints):
         self.argument_spec = dict(GRAPH_ARGUMENT_SPEC)
         self.argument_spec.update(argument_spec)
         self.constraints = constraints
         self.operation = operation
+        self.offline = offline or (lambda params: False)
 
     def execute(self, params, check_mode, diff, client_factory, verbosity=0):
         """Run the operation; expected failures become a result with failed=True and Graph's fields.
@@ -33,7 +35,8 @@ class GraphTask:
         """
         client = None
         try:
-            client = client_factory(params)
+            if not self.offline(params):
+                client = client_factory(params)
             result = self.operation(client, params, check_mode)
         except EXPECTED_ERRORS as exc:
             result = failure_result(exc)

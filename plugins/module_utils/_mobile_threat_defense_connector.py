@@ -7,8 +7,11 @@ It has no display name: its id is the MTD partner's connector id, the same in ev
 
 from __future__ import annotations
 
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_properties import Boolean, Instant, Integer, String
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_properties import Boolean, Enum, Instant, Integer
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_resource import Resource
+
+# mobileThreatPartnerTenantState in v1.0.
+MTD_PARTNER_STATES = ("unavailable", "available", "enabled", "unresponsive", "unknownFutureValue")
 
 RESOURCE = Resource(
     name="mobile_threat_defense_connector",
@@ -35,8 +38,8 @@ RESOURCE = Resource(
         Boolean("windows_device_blocked_on_missing_partner_data", "windowsDeviceBlockedOnMissingPartnerData"),
         Boolean("windows_enabled", "windowsEnabled"),
         Integer("partner_unresponsiveness_threshold_in_days", "partnerUnresponsivenessThresholdInDays", minimum=0),
-        # mobileThreatPartnerTenantState, returned as Graph gives it: Graph adds values over time.
-        String("partner_state", "partnerState", settable=False),
+        # Returned as Graph gives it, also a value newer than these (Graph adds values over time).
+        Enum("partner_state", "partnerState", MTD_PARTNER_STATES, settable=False),
         Instant("last_heartbeat_date_time", "lastHeartbeatDateTime", settable=False),
     ),
 )

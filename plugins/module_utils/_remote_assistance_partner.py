@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_properties import Instant, String
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_properties import Enum, Instant, String
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_resource import Action, Resource
+
+# remoteAssistanceOnboardingStatus.
+ONBOARDING_STATUSES = ("notOnboarded", "onboarding", "onboarded")
 
 RESOURCE = Resource(
     name="remote_assistance_partner",
@@ -16,8 +19,8 @@ RESOURCE = Resource(
     properties=(
         String("display_name", "displayName"),
         String("onboarding_url", "onboardingUrl"),
-        # remoteAssistanceOnboardingStatus: notOnboarded, onboarding, onboarded. Moved only by the two actions.
-        String("onboarding_status", "onboardingStatus", settable=False, initial="notOnboarded"),
+        # Moved only by the two actions.
+        Enum("onboarding_status", "onboardingStatus", ONBOARDING_STATUSES, settable=False, initial="notOnboarded"),
         Instant("last_connection_date_time", "lastConnectionDateTime", settable=False),
     ),
     actions=(

@@ -13,9 +13,9 @@ description:
     O(display_name).
   - Also returns RV(desired_state), the partners as options for M(msgraph.intune.device_management_partner), to
     export a tenant's configuration as a baseline and apply it back unchanged, to the same tenant or, with
-    O(group_names=true), to another one.
+    O(portable=true), to another one.
   - Needs the application permission C(DeviceManagementServiceConfig.Read.All) (or C(.ReadWrite.All)), and
-    C(Group.Read.All) with O(group_names=true).
+    C(Group.Read.All) with O(portable=true).
 author:
   - msgraph.intune contributors (@msgraph-ansible)
 options:
@@ -30,16 +30,8 @@ options:
       - Ignored when O(id) is given.
     type: str
     aliases: [displayName]
-  group_names:
-    description:
-      - Make RV(desired_state) portable to another tenant, where the same groups have other ids.
-      - Group targets then carry C(group_display_name) in place of C(group_id) (one lookup per distinct group), and
-        the partners carry no O(id), since partner ids differ between tenants too; a partner without a display name
-        keeps its id, with a warning.
-      - A group that no longer exists keeps its id, with a warning.
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - msgraph.intune.info.group_targets
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group
 attributes:
@@ -83,7 +75,7 @@ EXAMPLES = r"""
 
 - name: Export for other tenants, with group names instead of group ids
   msgraph.intune.device_management_partner_info:
-    group_names: true
+    portable: true
   register: portable
 """
 
@@ -113,7 +105,7 @@ desired_state:
       are. It holds O(msgraph.intune.device_management_partner#module:id) and every managed property that is set,
       including O(msgraph.intune.device_management_partner#module:groups_requiring_partner_enrollment), but not the
       server-managed C(last_heartbeat_date_time).
-    - With O(group_names=true), group targets name their groups and the partners have no id (see O(group_names)).
+    - With O(portable=true), group targets name their groups and the partners have no id (see O(portable)).
   returned: always
   type: list
   elements: dict

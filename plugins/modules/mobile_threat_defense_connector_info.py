@@ -25,6 +25,7 @@ options:
       - Letters, digits, C(-), C(_) and C(.) only, at most 256 characters.
     type: str
 extends_documentation_fragment:
+  - msgraph.intune.info
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group
 attributes:

@@ -12,7 +12,8 @@ description:
   - Lists the tenant's Intune remote assistance partners (every page), or one by O(id), or those with a given
     O(display_name).
   - Also returns RV(desired_state), the partners as options for M(msgraph.intune.remote_assistance_partner), to
-    export a tenant's configuration as a baseline and apply it back unchanged.
+    export a tenant's configuration as a baseline and apply it back unchanged, to the same tenant or, with
+    O(portable=true), to another one.
   - Needs the application permission C(DeviceManagementServiceConfig.Read.All) (or C(.ReadWrite.All)).
 author:
   - msgraph.intune contributors (@msgraph-ansible)
@@ -29,6 +30,7 @@ options:
     type: str
     aliases: [displayName]
 extends_documentation_fragment:
+  - msgraph.intune.info
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group
 attributes:
@@ -73,6 +75,11 @@ EXAMPLES = r"""
 - name: Apply the exported baseline
   msgraph.intune.remote_assistance_partner: "{{ item }}"
   loop: "{{ remote_assistance.desired_state }}"
+
+- name: Export for other tenants (no tenant-specific ids)
+  msgraph.intune.remote_assistance_partner_info:
+    portable: true
+  register: portable
 """
 
 RETURN = r"""
@@ -95,6 +102,7 @@ desired_state:
       O(msgraph.intune.remote_assistance_partner#module:onboarding) matching the onboarding status (V(started) for
       C(onboarding) and C(onboarded), V(disconnected) for C(notOnboarded)), but not the server-managed
       C(onboarding_status) and C(last_connection_date_time).
+    - With O(portable=true), a partner with a display name has no id (see O(portable)).
   returned: always
   type: list
   elements: dict

@@ -1,7 +1,8 @@
 """An in-memory stand-in for GraphClient: collections of objects by path, and a log of every call.
 
-Only what the engine uses: get, get_or_none, list (with $filter displayName eq, as Graph: ignoring case), create,
-update, delete and action. Actions are looked up in `actions`: {name: function(object)}.
+Only what the engine uses: get, get_or_none, list (with $filter displayName eq, as Graph: ignoring case), read_many
+(one after the other; `version` is recorded, not served separately), create, update, delete and action. Actions are
+looked up in `actions`: {name: function(object)}.
 
 - `update_status`: 204 (update returns None) or 200 (it returns the object);
 - `server_changes`: fields the service itself changes while handling a PATCH (only a 200 answer shows them);
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_batch import read_singly
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphError
 
 WRITES = ("create", "update", "delete", "action")
@@ -30,6 +32,7 @@ class FakeGraph:
         self.filter_status = filter_status
         self.recover = None
         self.calls = []
+        self.read_many_calls = []  # the reads of each read_many call (each is one round of batches)
 
     @property
     def writes(self):
@@ -50,24 +53,24 @@ class FakeGraph:
             )
         return store[object_id]
 
-    def get(self, path, params=None):
-        self.calls.append(("get", path, params))
+    def get(self, path, params=None, version=None):
+        self.calls.append(("get", path, params) if version is None else ("get", path, params, version))
         found = copy.deepcopy(self._object(path))
         if params and "$select" in params:
             fields = params["$select"].split(",")
             found = {key: value for key, value in found.items() if key in fields or key == "id"}
         return found
 
-    def get_or_none(self, path, params=None):
+    def get_or_none(self, path, params=None, version=None):
         try:
-            return self.get(path, params)
+            return self.get(path, params, version)
         except GraphError as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def list(self, path, params=None):
-        self.calls.append(("list", path, params))
+    def list(self, path, params=None, version=None):
+        self.calls.append(("list", path, params) if version is None else ("list", path, params, version))
         if params and "$filter" in params and self.filter_status == 400:
             raise GraphError("filter not supported", status=400, code="BadRequest")
         items = [copy.deepcopy(obj) for obj in self.collections.get(path, {}).values()]
@@ -75,6 +78,10 @@ class FakeGraph:
             wanted = params["$filter"].split(" eq ", 1)[1][1:-1].replace("''", "'").casefold()
             items = [item for item in items if (item.get("displayName") or "").casefold() == wanted]
         return items
+
+    def read_many(self, reads):
+        self.read_many_calls.append(list(reads))
+        return [read_singly(self, read) for read in reads]
 
     def create(self, path, body, recover=None):
         self.calls.append(("create", path, copy.deepcopy(body)))

@@ -321,7 +321,7 @@ class TestCreate:
     def test_other_errors_are_not_turned_into_not_found(self):
         client = FakeClient()
 
-        def forbidden(path, params=None):
+        def forbidden(path, params=None, version=None):
             raise GraphError("forbidden", status=403, code="Forbidden")
 
         client.get = forbidden
@@ -506,7 +506,7 @@ class TestExport:
         assert info_argument_spec() == {
             "id": {"type": "str"},
             "display_name": {"type": "str", "aliases": ["displayName"]},
-            "group_names": {"type": "bool", "default": False},
+            "portable": {"type": "bool", "default": False, "aliases": ["group_names"]},
         }
 
 
@@ -514,7 +514,9 @@ class TestListPartners:
     def test_all(self):
         client = FakeClient(graph_partner("p1"), graph_partner("p2", displayName="Other"))
         result = list_partners(client, {"id": None, "display_name": None})
-        assert client.calls == [("list", COLLECTION, None)]
+        assert [call[:2] for call in client.calls] == [("list", COLLECTION)]
+        # Only the declared properties are asked for.
+        assert client.calls[0][2]["$select"].split(",")[:3] == ["id", "displayName", "partnerState"]
         assert [partner["id"] for partner in result["partners"]] == ["p1", "p2"]
         assert [entry["id"] for entry in result["desired_state"]] == ["p1", "p2"]
         assert "last_heartbeat_date_time" not in result["desired_state"][0]

@@ -118,7 +118,7 @@ class TestDeclaration:
         assert WIDGET.info_argument_spec() == {
             "id": {"type": "str"},
             "display_name": {"type": "str", "aliases": ["displayName"]},
-            "group_names": {"type": "bool", "default": False},
+            "portable": {"type": "bool", "default": False, "aliases": ["group_names"]},
         }
 
     def test_found_by_id_only(self):
@@ -126,11 +126,11 @@ class TestDeclaration:
         assert spec["id"] == {"type": "str", "required": True}
         assert "display_name" not in spec and "state" in spec and "partnerState" not in str(spec)
         assert GADGET.constraints() == {}
-        assert GADGET.info_argument_spec() == {"id": {"type": "str"}}
+        assert GADGET.info_argument_spec() == {"id": {"type": "str"}, "portable": {"type": "bool", "default": False}}
 
     def test_tasks_carry_the_connection_options(self):
         assert "client_secret" in module_task(WIDGET).argument_spec
-        assert "group_names" in info_task(WIDGET).argument_spec
+        assert "portable" in info_task(WIDGET).argument_spec
 
 
 class TestValidation:
@@ -348,9 +348,9 @@ class TestListing:
             assert ensure(client, **entry)["changed"] is False
         assert client.writes == []
 
-    def test_group_names_make_a_portable_export(self):
+    def test_portable_export_names_groups_and_drops_ids(self):
         client = graph(widget(), widget("w2", displayName=None, assignments=[]))
-        listing = Engine(WIDGET, client).listing({"group_names": True})
+        listing = Engine(WIDGET, client).listing({"portable": True})
         assert listing["desired_state"] == [
             {
                 "display_name": "Widget",
@@ -368,5 +368,5 @@ class TestListing:
 
     def test_ids_stay_for_a_resource_found_by_id(self):
         client = graph(**{GADGETS: [{"id": "g1", "enabled": True}]})
-        listing = Engine(GADGET, client).listing({"group_names": True})
+        listing = Engine(GADGET, client).listing({"portable": True})
         assert listing["desired_state"] == [{"id": "g1", "enabled": True}]
