@@ -1,13 +1,14 @@
 """Resource schemas of the Graph emulator: what each served type holds, how incoming JSON is validated, how stored
 objects are rendered the way Graph returns them.
 
-One generic, table-driven validator and renderer serves every type; ``graph_emulator.py`` does the HTTP side.  This
-module is imported as ``graph_schema`` when the emulator runs as a script (its directory is then on ``sys.path``) and
-as ``tests.emulator.graph_schema`` when tests import the package.  Standard library only, like the emulator.
+One generic, table-driven validator and renderer serves every type; ``emulator_collections.py`` serves them over
+HTTP.  Standard library only, like the rest of the emulator; imported relative to its package (``tests.emulator``,
+or the package ``graph_emulator.py`` makes of this directory when it runs as a script).
 
-Stored form: a dict per object with ``id`` and every property of its type; DateTimeOffset values as integer 100 ns
-ticks, assignment collections exactly as written (validated).  Rendering normalises dates (UTC, 7 digits, ``Z``) and
-assignment targets (see ``render_assignments``).
+Stored form: a dict per object with ``id`` and every property of its type (beta's included); DateTimeOffset values
+as integer 100 ns ticks, assignment collections exactly as written (validated).  Rendering normalises dates (UTC, 7
+digits, ``Z``) and assignment targets (see ``render_assignments``) and leaves out what the requested Graph version
+does not serve.
 """
 
 from __future__ import annotations
@@ -322,13 +323,16 @@ def _assignments(item_type):
 
 
 class ResourceType:
-    """A served entity type and the collection that holds it.
+    """A served entity type and the collection (or singleton) that holds it.
 
-    ``segment``: the collection's URL segment (and its name in the control API); ``context``: its path in
-    ``@odata.context``; ``annotated``: rendered with ``@odata.type``; ``always_id``: ``id`` is rendered even when
-    ``$select`` leaves it out (Intune does so, Entra does not); ``keeps_client_id``: POST uses the body's ``id``
-    (else a client id is ignored and one is generated); ``required``: properties a new object must have;
-    ``actions``: bound action name -> function changing the stored object.
+    ``segment``: its URL segment (and its name in the control API); ``context``: its path in ``@odata.context``,
+    which is also where it is served (``deviceManagement/...``, ``deviceAppManagement/...`` or top level);
+    ``annotated``: rendered with ``@odata.type``; ``always_id``: ``id`` is rendered even when ``$select`` leaves it
+    out (Intune does so, Entra does not); ``keeps_client_id``: POST uses the body's ``id`` (else a client id is
+    ignored and one is generated); ``required``: properties a new object must have; ``actions``: bound action name ->
+    function changing the stored object; ``singleton``: one object at a fixed path, no id in the URL (absent until
+    seeded); ``read_only``: served for GET only; ``versions``: the Graph versions that serve it; ``beta_only``: the
+    properties that only beta serves (v1.0 neither returns nor selects them).
     """
 
     def __init__(
@@ -342,23 +346,30 @@ class ResourceType:
         keeps_client_id=False,
         required=(),
         actions=None,
+        singleton=False,
+        read_only=False,
+        versions=("v1.0", "beta"),
+        beta_only=(),
     ):
         self.segment = segment
         self.entity_type = entity_type
         self.short_name = entity_type.rsplit(".", 1)[1]
         self.properties = properties
         self.context = context
+        self.parent = context.rpartition("/")[0] or None
         self.annotated = annotated
         self.always_id = always_id
         self.keeps_client_id = keeps_client_id
         self.required = required
         self.actions = actions or {}
-        self.selectable = {name.lower(): name for name in ("id", *properties)}
+        self.singleton = singleton
+        self.read_only = read_only
+        self.versions = versions
+        self.beta_only = frozenset(beta_only)
 
-    @property
-    def filterable(self):
-        """Whether ``$filter=displayName eq '...'`` applies to this type."""
-        return "displayName" in self.properties
+    def serves(self, name, version):
+        """Whether property ``name`` exists under Graph ``version`` (None: any version, as stored)."""
+        return name in self.properties and not (version == "v1.0" and name in self.beta_only)
 
     def convert(self, body, allow_id):
         """Validate a JSON object of this type's properties; returns (converted properties, body id or None)."""
@@ -402,33 +413,37 @@ class ResourceType:
                 obj[name] = prop.default_for(obj)
         return obj
 
-    def render(self, obj, select=None):
-        """A stored object as Graph returns it; ``select``: the property names to keep (None: all)."""
+    def render(self, obj, select=None, version=None):
+        """A stored object as Graph ``version`` returns it (None: every property, as stored); ``select``: the
+        property names to keep (None: all)."""
         out = {"@odata.type": "#" + self.entity_type} if self.annotated else {}
         if self.always_id or select is None or "id" in select:
             out["id"] = obj["id"]
         for name, prop in self.properties.items():
-            if select is None or name in select:
+            if (select is None or name in select) and self.serves(name, version):
                 out[name] = prop.render(obj[name])
         return out
 
-    def parse_select(self, value):
-        """The canonical property names of a ``$select`` value, or None for all."""
+    def parse_select(self, value, version=None):
+        """The canonical property names of a ``$select`` value under Graph ``version``, or None for all."""
         if value is None:
             return None
+        selectable = {
+            name.lower(): name for name in ("id", *self.properties) if name == "id" or self.serves(name, version)
+        }
         names = []
         for raw in value.split(","):
             name = raw.strip()
             if name == "*":
                 return None
-            canonical = self.selectable.get(name.lower())
+            canonical = selectable.get(name.lower())
             if canonical is None:
                 raise BadRequest(f"Could not find a property named '{name}' on type '{self.entity_type}'.")
             if canonical not in names:
                 names.append(canonical)
         return names
 
-    def parse_filter(self, value):
+    def parse_filter(self, value, version=None):
         """The display name wanted by ``$filter=displayName eq '...'`` (OData quoting: '' is a quote)."""
         match = re.fullmatch(r"\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*", value)
         if not match:
@@ -436,7 +451,7 @@ class ResourceType:
                 "Invalid filter clause: only \"displayName eq '<value>'\" is supported on "
                 f"{self.segment} (got {value!r})."
             )
-        if not self.filterable:
+        if not self.serves("displayName", version):
             raise BadRequest(f"Could not find a property named 'displayName' on type '{self.entity_type}'.")
         return match.group(1).replace("''", "'")
 
@@ -559,16 +574,220 @@ GROUP = ResourceType(
 )
 
 # The Intune collections under /deviceManagement, and every collection by its control API name.
-DEVICE_MANAGEMENT_TYPES = {
+# -- connector and token health kinds (read-only) ---------------------------------------------------------------------
+# Every primitive, enum and DateTimeOffset property of the msgraph-sdk (v1.0) and msgraph-beta-sdk models, in the
+# order Graph documents them; complex and navigation properties (VPP tokenActionResults, NDES healthChecks, Managed
+# Google Play companyCodes, the ADE enrollment profiles) are not served.  The enums hold beta's values (a superset).
+
+VPP_TOKEN_STATES = ("unknown", "valid", "expired", "invalid", "assignedToExternalMDM", "duplicateLocationId")
+VPP_TOKEN_SYNC_STATUSES = ("none", "inProgress", "completed", "failed")
+VPP_TOKEN_ACCOUNT_TYPES = ("business", "education")
+APPLE_DELIVERY_PROTOCOLS = ("default", "mobileDeviceManagement", "declarativeDeviceManagement", "unknownFutureValue")
+DEP_TOKEN_TYPES = ("none", "dep", "appleSchoolManager")
+NDES_CONNECTOR_STATES = ("none", "active", "inactive")
+NDES_HEALTH_STATUSES = (
+    "unknown",
+    "noActionRequired",
+    "attentionRequired",
+    "actionRequired",
+    "disconnected",
+    "unknownFutureValue",
+)
+EXCHANGE_CONNECTOR_STATUSES = ("none", "connectionPending", "connected", "disconnected", "unknownFutureValue")
+EXCHANGE_CONNECTOR_TYPES = ("onPremises", "hosted", "serviceToService", "dedicated", "unknownFutureValue")
+BIND_STATUSES = ("notBound", "bound", "boundAndValidated", "unbinding")
+APP_SYNC_STATUSES = (
+    "success",
+    "credentialsNotValid",
+    "androidForWorkApiError",
+    "managementServiceError",
+    "unknownError",
+    "none",
+)
+ENROLLMENT_TARGETS = ("none", "all", "targeted", "targetedAsEnrollmentRestrictions")
+GOOGLE_PLAY_ENTERPRISE_TYPES = (
+    "enterpriseTypeUnspecified",
+    "managedGoogleDomain",
+    "managedGooglePlayAccountsEnterprise",
+    "unknownFutureValue",
+)
+AUTOPILOT_SYNC_STATUSES = ("unknown", "inProgress", "completed", "failed")
+
+
+def _int32(default=0):
+    return Prop("int32", default)
+
+
+def _strings():
+    return Prop("strings", [])
+
+
+APPLE_PUSH_NOTIFICATION_CERTIFICATE = ResourceType(
+    "applePushNotificationCertificate",
+    "microsoft.graph.applePushNotificationCertificate",
+    {
+        "appleIdentifier": _string(),
+        "topicIdentifier": _string(),
+        "lastModifiedDateTime": _datetime(),
+        "expirationDateTime": _datetime(),
+        "certificateUploadStatus": _string(),
+        "certificateUploadFailureReason": _string(),
+        "certificateSerialNumber": _string(),
+        "certificate": _string(),  # a secret: served to whoever does not $select around it, as Graph does
+    },
+    "deviceManagement/applePushNotificationCertificate",
+    singleton=True,
+    read_only=True,
+)
+VPP_TOKEN = ResourceType(
+    "vppTokens",
+    "microsoft.graph.vppToken",
+    {
+        "organizationName": _string(),
+        "vppTokenAccountType": _enum("vppTokenAccountType", VPP_TOKEN_ACCOUNT_TYPES, "business"),
+        "appleId": _string(),
+        "expirationDateTime": _datetime(),
+        "lastSyncDateTime": _datetime(),
+        "token": _string(),  # a secret, like the APNs certificate
+        "lastModifiedDateTime": _datetime(),
+        "state": _enum("vppTokenState", VPP_TOKEN_STATES, "unknown"),
+        "lastSyncStatus": _enum("vppTokenSyncStatus", VPP_TOKEN_SYNC_STATUSES, "none"),
+        "automaticallyUpdateApps": _bool(),
+        "countryOrRegion": _string(),
+        "dataSharingConsentGranted": _bool(),
+        "displayName": _string(),
+        "locationName": _string(),
+        "claimTokenManagementFromExternalMdm": _bool(),
+        "roleScopeTagIds": _strings(),
+        "appleDeviceAppDeliveryProtocolType": _enum("appleDeviceDeliveryProtocol", APPLE_DELIVERY_PROTOCOLS, "default"),
+    },
+    "deviceAppManagement/vppTokens",
+    read_only=True,
+    beta_only=(
+        "dataSharingConsentGranted",
+        "displayName",
+        "locationName",
+        "claimTokenManagementFromExternalMdm",
+        "roleScopeTagIds",
+        "appleDeviceAppDeliveryProtocolType",
+    ),
+)
+DEP_ONBOARDING_SETTING = ResourceType(
+    "depOnboardingSettings",
+    "microsoft.graph.depOnboardingSetting",
+    {
+        "appleIdentifier": _string(),
+        "lastModifiedDateTime": _datetime(),
+        "lastSuccessfulSyncDateTime": _datetime(),
+        "lastSyncTriggeredDateTime": _datetime(),
+        "shareTokenWithSchoolDataSyncService": _bool(),
+        "lastSyncErrorCode": _int32(),
+        "tokenType": _enum("depTokenType", DEP_TOKEN_TYPES, "none"),
+        "tokenExpirationDateTime": _datetime(),
+        "syncedDeviceCount": _int32(),
+        "tokenName": _string(),
+        "dataSharingConsentGranted": _bool(),
+        "roleScopeTagIds": _strings(),
+    },
+    "deviceManagement/depOnboardingSettings",
+    read_only=True,
+    versions=("beta",),
+)
+NDES_CONNECTOR = ResourceType(
+    "ndesConnectors",
+    "microsoft.graph.ndesConnector",
+    {
+        "lastConnectionDateTime": _datetime(),
+        "state": _enum("ndesConnectorState", NDES_CONNECTOR_STATES, "none"),
+        "displayName": _string(),
+        "machineName": _string(),
+        "enrolledDateTime": _datetime(),
+        "roleScopeTagIds": _strings(),
+        "connectorVersion": _string(),
+        "healthStatus": _enum("ndesConnectorHealthStatus", NDES_HEALTH_STATUSES, "unknown"),
+    },
+    "deviceManagement/ndesConnectors",
+    read_only=True,
+    versions=("beta",),
+)
+EXCHANGE_CONNECTOR = ResourceType(
+    "exchangeConnectors",
+    "microsoft.graph.deviceManagementExchangeConnector",
+    {
+        "lastSyncDateTime": _datetime(),
+        "status": _enum("deviceManagementExchangeConnectorStatus", EXCHANGE_CONNECTOR_STATUSES, "none"),
+        "primarySmtpAddress": _string(),
+        "serverName": _string(),
+        "connectorServerName": _string(),
+        "exchangeConnectorType": _enum("deviceManagementExchangeConnectorType", EXCHANGE_CONNECTOR_TYPES, "onPremises"),
+        "version": _string(),
+        "exchangeAlias": _string(),
+        "exchangeOrganization": _string(),
+    },
+    "deviceManagement/exchangeConnectors",
+    read_only=True,
+)
+MANAGED_GOOGLE_PLAY = ResourceType(
+    "androidManagedStoreAccountEnterpriseSettings",
+    "microsoft.graph.androidManagedStoreAccountEnterpriseSettings",
+    {
+        "bindStatus": _enum("androidManagedStoreAccountBindStatus", BIND_STATUSES, "notBound"),
+        "lastAppSyncDateTime": _datetime(),
+        "lastAppSyncStatus": _enum("androidManagedStoreAccountAppSyncStatus", APP_SYNC_STATUSES, "none"),
+        "ownerUserPrincipalName": _string(),
+        "ownerOrganizationName": _string(),
+        "lastModifiedDateTime": _datetime(),
+        "enrollmentTarget": _enum("androidManagedStoreAccountEnrollmentTarget", ENROLLMENT_TARGETS, "none"),
+        "targetGroupIds": _strings(),
+        "deviceOwnerManagementEnabled": _bool(),
+        "androidDeviceOwnerFullyManagedEnrollmentEnabled": _bool(),
+        "managedGooglePlayEnterpriseType": _enum(
+            "managedGooglePlayEnterpriseType", GOOGLE_PLAY_ENTERPRISE_TYPES, "enterpriseTypeUnspecified"
+        ),
+        "managedGooglePlayInitialScopeTagIds": _strings(),
+    },
+    "deviceManagement/androidManagedStoreAccountEnterpriseSettings",
+    singleton=True,
+    read_only=True,
+    versions=("beta",),
+)
+WINDOWS_AUTOPILOT_SETTINGS = ResourceType(
+    "windowsAutopilotSettings",
+    "microsoft.graph.windowsAutopilotSettings",
+    {
+        "lastSyncDateTime": _datetime(),
+        "lastManualSyncTriggerDateTime": _datetime(),
+        "syncStatus": _enum("windowsAutopilotSyncStatus", AUTOPILOT_SYNC_STATUSES, "unknown"),
+    },
+    "deviceManagement/windowsAutopilotSettings",
+    singleton=True,
+    read_only=True,
+    versions=("beta",),
+)
+HEALTH_TYPES = (
+    APPLE_PUSH_NOTIFICATION_CERTIFICATE,
+    VPP_TOKEN,
+    DEP_ONBOARDING_SETTING,
+    NDES_CONNECTOR,
+    EXCHANGE_CONNECTOR,
+    MANAGED_GOOGLE_PLAY,
+    WINDOWS_AUTOPILOT_SETTINGS,
+)
+
+# Every served type by its control API name (= its URL segment), and by where it is served: (parent, segment),
+# lower-cased, as Graph matches URL segments without regard to case.
+COLLECTIONS = {
     rtype.segment: rtype
     for rtype in (
         DEVICE_MANAGEMENT_PARTNER,
         COMPLIANCE_MANAGEMENT_PARTNER,
         REMOTE_ASSISTANCE_PARTNER,
         MOBILE_THREAT_DEFENSE_CONNECTOR,
+        GROUP,
+        *HEALTH_TYPES,
     )
 }
-COLLECTIONS = dict(DEVICE_MANAGEMENT_TYPES, groups=GROUP)
+ROUTES = {((rtype.parent or "").lower(), rtype.segment.lower()): rtype for rtype in COLLECTIONS.values()}
 DEFAULT_COLLECTION = DEVICE_MANAGEMENT_PARTNER.segment
 KNOWN_TYPES = frozenset(
     (

@@ -10,7 +10,8 @@ Typical use::
         emu.control.add_fault(method="GET", path="deviceManagementPartners", kind="status", status=429)
         emu.control.writes()                # Graph POST/PATCH/DELETE requests seen so far
 
-``info`` is the emulator's info file (see graph_emulator.py); ``control`` wraps the ``/_emulator`` control API.
+``info`` is the emulator's info file (see graph_emulator.py); ``control`` wraps the ``/_emulator`` control API
+(emulator_control.py describes it; the log's fields are in emulator_state.py, the faults' in emulator_faults.py).
 Every HTTP call made here passes ``verify=<the emulator CA>`` explicitly, because REQUESTS_CA_BUNDLE would
 otherwise override a session-level ``verify``; sessions also ignore proxy environment variables.
 """
@@ -67,20 +68,21 @@ class Control:
         return response.json()
 
     def log(self):
-        """All logged (non-control) requests, oldest first."""
+        """All logged (non-control) requests, oldest first: a batch's entry (kind batch) and each of its
+        sub-requests (kind graph, ``batch_seq`` = the batch's seq) included."""
         return self._call("GET", "log")["requests"]
 
     def clear_log(self):
         return self._call("DELETE", "log")
 
     def writes(self):
-        """Logged Graph requests with method POST, PATCH or DELETE."""
+        """Logged Graph requests with method POST, PATCH or DELETE (sub-requests of batches included)."""
         return [entry for entry in self.log() if entry["kind"] == "graph" and entry["method"] in _WRITE_METHODS]
 
     def state(self, collection=None):
         """``{tenant_id: [object, ...]}`` as Graph would return them: the device management partners, or the objects
-        of ``collection`` (deviceManagementPartners, complianceManagementPartners, remoteAssistancePartners,
-        mobileThreatDefenseConnectors or groups)."""
+        of ``collection`` (any seed key, e.g. complianceManagementPartners, groups or vppTokens); a singleton kind
+        (e.g. applePushNotificationCertificate) gives ``{tenant_id: object or None}``."""
         return self._call("GET", f"state/{collection}" if collection else "state")["tenants"]
 
     def reset(self):
@@ -90,8 +92,8 @@ class Control:
     def seed(self, mapping):
         """Replace the partners of the named tenants (creating unknown tenants); returns all tenants' credentials.
 
-        ``mapping`` is ``{tenant_id: [partners]}`` or ``{tenant_id: {collection: [objects]}}`` (only the named
-        collections are replaced); the two shapes may be mixed.
+        ``mapping`` is ``{tenant_id: [partners]}`` or ``{tenant_id: {seed key: [objects] (a singleton kind: an
+        object or None)}}`` (only the named kinds are replaced); the two shapes may be mixed.
         """
         return self._call("POST", "seed", mapping)
 
@@ -100,14 +102,16 @@ class Control:
         return self._call("POST", "seed", {tenant_id: collections})
 
     def config(self, **values):
-        """Set any of page_size, patch_status, token_lifetime; returns the whole config."""
+        """Set any of page_size, patch_status, token_lifetime, batch (True, or 404/405/501: $batch not served) and
+        batch_shuffle_seed; returns the whole config."""
         return self._call("POST", "config", values)
 
     def get_config(self):
         return self._call("GET", "config")
 
     def add_fault(self, **spec):
-        """Add a fault (method, path regex, kind, status, retry_after, latency, times, probability, seed); its id."""
+        """Add a fault (method, path regex, kind, status, retry_after, latency, times, probability, seed, scope:
+        any|single|batched); returns its id."""
         return self._call("POST", "faults", spec)["id"]
 
     def faults(self):

@@ -883,7 +883,13 @@ def test_control_seed_reset_log_and_stats(emulator, token):
     emulator.control.reset()
     assert new_tenant not in emulator.control.state()
     assert emulator.control.faults() == []
-    assert emulator.control.get_config() == {"page_size": 100, "patch_status": 204, "token_lifetime": 3600}
+    assert emulator.control.get_config() == {
+        "page_size": 100,
+        "patch_status": 204,
+        "token_lifetime": 3600,
+        "batch": True,
+        "batch_shuffle_seed": None,
+    }
     assert emulator.control.stats()["requests"] == 0
 
 
