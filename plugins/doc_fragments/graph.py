@@ -93,14 +93,33 @@ options:
     description:
       - Whether to verify TLS certificates of every request the module makes (token endpoint, managed identity
         endpoint and Graph).
-      - When V(true) and O(ca_path) is not set, the system's trust store is used, or the bundle named by
-        E(REQUESTS_CA_BUNDLE) if that is set.
+      - When V(true) and O(ca_path) is not set, the bundle named by E(REQUESTS_CA_BUNDLE) is used if that is set,
+        else the CA bundle of requests (certifi's, which some Linux distributions point at the system's trust store).
+      - V(false) gives every task result one warning, as Ansible shows warnings, instead of urllib3's
+        C(InsecureRequestWarning) on standard error. Use it for tests only; for a private CA set O(ca_path), and for
+        one that fails Python's strict checks also O(validate_certs_strict=false).
+      - If not set, the environment variable E(MSGRAPH_VALIDATE_CERTS) is used, else V(true).
     type: bool
-    default: true
+  validate_certs_strict:
+    description:
+      - Whether TLS verification includes the strict X.509 checks (C(ssl.VERIFY_X509_STRICT), conformance to RFC 5280)
+        that Python 3.13 and newer apply by default. They refuse, for example, a certificate without the Authority Key
+        Identifier extension, which the CAs of TLS-inspecting proxies often issue, with C(Missing Authority Key
+        Identifier) even when O(ca_path) names that CA.
+      - V(false) keeps verification on (the chain against O(ca_path) or the trust store, the host name and the
+        validity dates) and leaves out the strict checks only, for every request the module makes. The trade-off is
+        that certificates which RFC 5280 calls malformed are accepted. The better fix is a CA whose certificates carry
+        the extensions; use V(false) until the proxy's CA is replaced.
+      - No effect with O(validate_certs=false), nor on Python before 3.13, which does not make the strict checks.
+      - If not set, the environment variable E(MSGRAPH_VALIDATE_CERTS_STRICT) is used, else V(true).
+    type: bool
+    version_added: 0.2.0
   ca_path:
     description:
-      - A PEM file of CA certificates used to verify every request, for example for a TLS-inspecting proxy.
-      - It is used instead of E(REQUESTS_CA_BUNDLE) and the system's trust store.
+      - A PEM file of CA certificates used to verify every request, for example the CA of a TLS-inspecting proxy.
+      - It is used instead of E(REQUESTS_CA_BUNDLE) and the CA bundle of requests, so it must hold every CA the module
+        meets (behind a TLS-inspecting proxy, the proxy's CA is enough).
+      - If not set, the environment variable E(MSGRAPH_CA_PATH) is used.
     type: path
   timeout:
     description:

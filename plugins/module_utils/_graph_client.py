@@ -240,6 +240,7 @@ def build_graph_client(params, environ=None, session=None, token_cache=None):
     notices = Notices()
     transport = Transport(
         verify=settings.verify,
+        verify_strict=settings.verify_strict,
         timeout=settings.timeout,
         policy=RetryPolicy(max_retries=settings.max_retries),
         session=session,

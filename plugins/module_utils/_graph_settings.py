@@ -37,7 +37,9 @@ GRAPH_ARGUMENT_SPEC = {
     "graph_endpoint": {"type": "str"},
     "authority_host": {"type": "str"},
     "api_version": {"type": "str", "default": "v1.0", "choices": ["v1.0", "beta"]},
-    "validate_certs": {"type": "bool", "default": True},
+    # No defaults for the TLS switches either: MSGRAPH_VALIDATE_CERTS and MSGRAPH_VALIDATE_CERTS_STRICT, then true.
+    "validate_certs": {"type": "bool"},
+    "validate_certs_strict": {"type": "bool"},
     "ca_path": {"type": "path"},
     "timeout": {"type": "float", "default": 30},
     "max_retries": {"type": "int", "default": 5},
@@ -58,12 +60,15 @@ ENV_FALLBACKS = {
     "access_token": ("MSGRAPH_ACCESS_TOKEN",),
     "authority_host": ("AZURE_AUTHORITY_HOST",),
     "graph_endpoint": ("MSGRAPH_GRAPH_ENDPOINT",),
+    "ca_path": ("MSGRAPH_CA_PATH",),
 }
 SECRET_OPTIONS = ("client_secret", "client_certificate_password", "access_token")
 FEDERATED_TOKEN_ENV = "AZURE_FEDERATED_TOKEN_FILE"
 CLOUD_ENV = "AZURE_CLOUD_ENVIRONMENT"
 TOKEN_CACHE_ENV = "MSGRAPH_TOKEN_CACHE"
 BATCH_ENV = "MSGRAPH_BATCH"
+VALIDATE_CERTS_ENV = "MSGRAPH_VALIDATE_CERTS"
+VALIDATE_CERTS_STRICT_ENV = "MSGRAPH_VALIDATE_CERTS_STRICT"
 
 
 class Cloud:
@@ -145,11 +150,14 @@ def resolve_settings(params, environ=None):
     authority_host = _origin(value("authority_host") or cloud.authority_host, "authority_host")
 
     # An empty `validate_certs:` arrives as None: that must mean the default (verify), never False.
-    verify = params.get("validate_certs") is not False
-    ca_path = params.get("ca_path")
+    verify = _resolve_switch(params.get("validate_certs"), environ.get(VALIDATE_CERTS_ENV), VALIDATE_CERTS_ENV)
+    ca_path, ca_source = explicit.get("ca_path"), "ca_path"
+    if ca_path is None and from_env.get("ca_path"):
+        # The expansion that Ansible gives a `path` option in the task.
+        ca_path, ca_source = os.path.expanduser(os.path.expandvars(from_env["ca_path"])), ENV_FALLBACKS["ca_path"][0]
     if verify and ca_path:
         if not os.path.isfile(ca_path):
-            raise GraphOptionError(f"ca_path {ca_path!r} does not exist or is not a file")
+            raise GraphOptionError(f"{ca_source} {ca_path!r} does not exist or is not a file")
         verify = ca_path
 
     timeout = params.get("timeout") if params.get("timeout") is not None else 30
@@ -181,6 +189,9 @@ def resolve_settings(params, environ=None):
         resource=cloud.graph_endpoint,
         api_version=params.get("api_version") or "v1.0",
         verify=verify,
+        verify_strict=_resolve_switch(
+            params.get("validate_certs_strict"), environ.get(VALIDATE_CERTS_STRICT_ENV), VALIDATE_CERTS_STRICT_ENV
+        ),
         timeout=float(timeout),
         max_retries=int(max_retries),
         token_cache=_resolve_switch(params.get("token_cache"), environ.get(TOKEN_CACHE_ENV), TOKEN_CACHE_ENV),

@@ -3,7 +3,8 @@
 """HTTP transport: one requests session, per-request TLS settings, and retries with a bounded budget.
 
 Both Graph calls and msal's sign-in calls (through _graph_signin.MsalHttpClient) go through it, so certificates,
-proxies and throttling are handled the same way everywhere.
+proxies and throttling are handled the same way everywhere: validate_certs, ca_path and validate_certs_strict reach
+the token endpoint, the managed identity endpoint and Graph alike.
 """
 
 from __future__ import annotations
@@ -15,23 +16,47 @@ import re
 import ssl
 import time
 import traceback
+import warnings
 from urllib.parse import urlsplit
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
     GraphConnectionError,
     GraphThrottledError,
 )
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import VALIDATE_CERTS_STRICT_ENV
 
 try:
     import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import InsecureRequestWarning
+    from urllib3.util.ssl_ import create_urllib3_context
 
     REQUESTS_IMPORT_ERROR = None
 except ImportError:
     requests = None
+    HTTPAdapter = object  # the module then fails with missing_required_lib before any request
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 USER_AGENT = "msgraph.intune-ansible/0.2.0"
 THROTTLE_STATUSES = frozenset((429, 503, 504))
+
+# OpenSSL's X509_V_ERR_* codes of the checks that only VERIFY_X509_STRICT makes (x509_vfy.h: 78 and 80 to 94; 79,
+# "invalid CA certificate", is reported without the flag too). Python 3.13 and newer set the flag by default.
+STRICT_X509_ERRORS = frozenset((78, *range(80, 95)))
+CA_ADVICE = "Set ca_path to the CA that signed the server's certificate, or validate_certs=false to skip verification"
+STRICT_ADVICE = (
+    "That is one of the strict X.509 checks (ssl.VERIFY_X509_STRICT: conformance to RFC 5280) that Python 3.13 and "
+    "newer apply. The better fix is a CA whose certificates carry the extensions RFC 5280 requires (Authority and "
+    "Subject Key Identifier): for a TLS-inspecting proxy, its CA certificate and the certificates it issues. Until "
+    f"then, validate_certs_strict=false (or {VALIDATE_CERTS_STRICT_ENV}=false) keeps verifying the chain against "
+    "ca_path or the trust store, the host name and the validity dates, only without the strict checks"
+)
+UNVERIFIED_NOTICE = (
+    "validate_certs is false: TLS certificates were not verified, so anyone on the network path could read the "
+    "access token and the data or answer in Graph's name. Set ca_path to the CA that signed the server's certificate "
+    f"instead (with validate_certs_strict=false, or {VALIDATE_CERTS_STRICT_ENV}=false, if that CA fails Python's "
+    "strict X.509 checks)"
+)
 
 
 class RetryPolicy:
@@ -81,20 +106,45 @@ class RetryPolicy:
         return max(0.0, moment.timestamp() - self.clock())
 
 
+class NonStrictX509Adapter(HTTPAdapter):
+    """An HTTPS adapter whose SSL context is urllib3's default one without VERIFY_X509_STRICT.
+
+    The chain (against the CA file that requests loads into the context), the host name and the validity dates are
+    checked as before. Connections through a proxy get the same context.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self.ssl_context = create_urllib3_context()
+        self.ssl_context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = self.ssl_context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        proxy_kwargs["ssl_context"] = self.ssl_context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
 class Transport:
     """Sends requests with the task's TLS settings and retries what is safe to retry.
 
     `verify` is passed on every request: a Session attribute would lose to REQUESTS_CA_BUNDLE.
-    Proxies come from the standard environment variables (requests' trust_env).
+    Proxies come from the standard environment variables (requests' trust_env). `verify_strict=False` verifies
+    without Python's strict X.509 checks (see NonStrictX509Adapter). With `verify=False`, `notices` gets one warning
+    instead of urllib3's InsecureRequestWarning on stderr.
     """
 
-    def __init__(self, verify=True, timeout=30.0, policy=None, session=None, notices=None):
+    def __init__(self, verify=True, timeout=30.0, policy=None, session=None, notices=None, verify_strict=True):
         self.verify = verify
+        self.verify_strict = verify_strict
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self.notices = notices
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        self._non_strict_ca = None
 
     def send(
         self, method, url, idempotent=True, recover=None, describe=None, retry_statuses=THROTTLE_STATUSES, **kwargs
@@ -120,14 +170,10 @@ class Transport:
             failure = None
             response = None
             try:
-                response = self.session.request(
-                    method, url, headers=headers, verify=self.verify, timeout=self.timeout, **kwargs
-                )
+                response = self._request(method, url, headers, kwargs)
             except requests.exceptions.SSLError as exc:
                 raise GraphConnectionError(
-                    f"TLS verification failed for {describe} at {urlsplit(url).netloc}: "
-                    f"{_tls_reason(exc)}. Set ca_path to the CA that signed the server's certificate, or "
-                    "validate_certs=false to skip verification",
+                    f"TLS verification failed for {describe} at {urlsplit(url).netloc}: {_tls_failure(exc)}",
                     method=method,
                     path=url_path(url),
                     url=url_without_query(url),
@@ -208,6 +254,40 @@ class Transport:
                 client_request_id=headers.get("client-request-id"),
             )
 
+    def _request(self, method, url, headers, kwargs):
+        verify = self._request_verify(url)
+        if verify is not False:
+            return self.session.request(method, url, headers=headers, verify=verify, timeout=self.timeout, **kwargs)
+        if self.notices is not None:
+            self.notices.warn(UNVERIFIED_NOTICE)
+        with warnings.catch_warnings():
+            # The notice says it once per task through Ansible; urllib3 would write to raw stderr on each request.
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+            return self.session.request(method, url, headers=headers, verify=False, timeout=self.timeout, **kwargs)
+
+    def _request_verify(self, url):
+        """The `verify` of one request.
+
+        Without the strict checks, the HTTPS adapter has an SSL context of its own, into which requests loads CA
+        certificates only when `verify` names a file or directory: so it always names one, REQUESTS_CA_BUNDLE (or
+        CURL_CA_BUNDLE) as requests would apply it, else requests' own bundle.
+        """
+        if self.verify is False or self.verify_strict:
+            return self.verify
+        location = self.verify
+        if location is True:
+            location = self.session.merge_environment_settings(url, {}, None, True, None)["verify"]
+        if location is True:
+            location = requests.utils.DEFAULT_CA_BUNDLE_PATH
+        if location != self._non_strict_ca:
+            # One context per CA location: certificates loaded into a context add up, and ca_path means that CA only.
+            previous = self.session.adapters.get("https://")
+            self.session.mount("https://", NonStrictX509Adapter())
+            if previous is not None:
+                previous.close()
+            self._non_strict_ca = location
+        return location
+
 
 def _server_did_not_process(response):
     return response.status_code == 429 or (response.status_code == 503 and "Retry-After" in response.headers)
@@ -231,8 +311,18 @@ def url_without_query(url):
     return f"{parts.scheme}://{host}{':' + str(port) if port else ''}{parts.path or '/'}"
 
 
-def _tls_reason(exc):
-    """The certificate problem itself (e.g. "unable to get local issuer certificate"), found in the wrapped errors."""
+def _tls_failure(exc):
+    """The certificate problem itself (e.g. "unable to get local issuer certificate") and what to do about it."""
+    error = _certificate_error(exc)
+    if error is None:
+        return f"{_short(exc)}. {CA_ADVICE}"
+    advice = STRICT_ADVICE if error.verify_code in STRICT_X509_ERRORS else CA_ADVICE
+    # OpenSSL's host name message ends with a full stop of its own.
+    return f"certificate verify failed: {error.verify_message.rstrip('.')}. {advice}"
+
+
+def _certificate_error(exc):
+    """The ssl.SSLCertVerificationError among the errors that requests and urllib3 wrap around it, or None."""
     pending = [exc]
     seen = set()
     while pending:
@@ -241,11 +331,11 @@ def _tls_reason(exc):
             continue
         seen.add(id(error))
         if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
-            return f"certificate verify failed: {error.verify_message}"
+            return error
         nested = [getattr(error, "reason", None), error.__cause__, error.__context__]
         nested.extend(arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException))
         pending.extend(item for item in nested if isinstance(item, BaseException))
-    return _short(exc)
+    return None
 
 
 def _short(exc):

@@ -36,6 +36,8 @@ FORCE_MODULE_ENV = "MSGRAPH_INTUNE_FORCE_MODULE"
 ENV_READ_BY_COLLECTION = {variable for variables in settings.ENV_FALLBACKS.values() for variable in variables} | {
     settings.CLOUD_ENV,
     settings.FEDERATED_TOKEN_ENV,
+    settings.VALIDATE_CERTS_ENV,
+    settings.VALIDATE_CERTS_STRICT_ENV,
     FORCE_MODULE_ENV,
 }
 CREDENTIAL_TYPES = sorted(glob.glob(os.path.join(DOCS, "awx", "credential_type_*.yml")))
@@ -144,7 +146,12 @@ def test_credential_type_injects_only_what_the_collection_reads(path):
     assert not any(name.startswith("ANSIBLE_") for name in env), "AWX refuses injected ANSIBLE_* variables"
     templates = list(env.values()) + list(definition["injectors"].get("file", {}).values())
     referenced = {name for template in templates for name in re.findall(r"{{\s*([\w.]+)\s*}}", template)}
-    assert referenced - {"tower.filename"} <= set(fields), referenced - set(fields)
+    # tower.filename (a single file injector) or tower.filename.<label> (file injector template.<label>)
+    files = {name for name in referenced if name.startswith("tower.filename")}
+    labels = {label.partition(".")[2] for label in definition["injectors"].get("file", {}) if "." in label}
+    assert files <= {"tower.filename"} | {f"tower.filename.{label}" for label in labels}, files
+    referenced -= files
+    assert referenced <= set(fields), referenced - set(fields)
     # Every input reaches the job (an input nothing injects would be a silently ignored setting).
     assert set(fields) <= referenced
 
@@ -155,7 +162,16 @@ def _slug(heading):
 
 
 @pytest.mark.parametrize(
-    "name", ["installation.md", "authentication.md", "awx.md", "clouds.md", "connectors.md", "assignment-targets.md"]
+    "name",
+    [
+        "installation.md",
+        "authentication.md",
+        "awx.md",
+        "clouds.md",
+        "network.md",
+        "connectors.md",
+        "assignment-targets.md",
+    ],
 )
 def test_relative_links_resolve(name):
     text = _read(name)

@@ -4,17 +4,24 @@ The emulator's certificate is signed by its own CA, which only ``ca_path`` names
 REQUESTS_CA_BUNDLE to another valid CA bundle (a freshly generated, unrelated CA): requests would use it instead of
 ``Session.verify``, so the tests show that ``ca_path`` (and ``validate_certs``) reach every request the modules make:
 the token endpoint, the managed identity endpoint and Graph.
+
+Python 3.13's strict X.509 checks are met with a TLS front (tests/integration/tls_front.py) whose CA and certificate
+lack the Authority Key Identifier, as a TLS-inspecting proxy's often do. The modules run on the Python of the venv
+that runs the tests: run this file with the newest venv of the matrix (tools/venv-latest.sh) for Python 3.13.
 """
 
 from __future__ import annotations
 
 import datetime
+import sys
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.integration.tls_front import inspecting_proxy
 
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
 PARTNERS_PATH = "/v1.0/deviceManagement/deviceManagementPartners"
@@ -132,3 +139,242 @@ def test_ca_path_and_validate_certs_reach_every_endpoint(
     token_path = f"/{tenant['tenant_id']}/oauth2/v2.0/token"
     # entra with ca_path, entra without verification, then the two managed identity tasks, then the bundle task.
     assert token_paths == [token_path, token_path, "/msi/token", "/msi/token", token_path], log
+
+
+# Python 3.13 and newer verify with ssl.VERIFY_X509_STRICT by default (ssl.create_default_context, urllib3 >= 2.3).
+STRICT_BY_DEFAULT = sys.version_info >= (3, 13)
+UNVERIFIED_WARNING = "validate_certs is false: TLS certificates were not verified"
+
+
+@pytest.fixture
+def proxy(emulator, tmp_path):
+    """A TLS front before the emulator whose CA and certificate lack the Authority Key Identifier."""
+    with inspecting_proxy(emulator.info, tmp_path / "inspecting-proxy") as front:
+        yield front
+
+
+def test_strict_x509_checks_behind_an_inspecting_proxy(emulator, run_playbook, execution_path, proxy, unrelated_ca):
+    """On Python 3.13 and newer the default refuses the proxy's chain and says why and what to do;
+    validate_certs_strict=false accepts it while the chain, the CA and the host name are still verified.
+
+    On older Pythons there are no strict checks: the default passes, and the test checks that the option is accepted
+    and that verification still happens (another CA, another host name and no CA at all fail).
+    """
+    front = proxy
+    info = emulator.info
+    tenant = info["tenants"][0]
+    login = {
+        "tenant_id": tenant["tenant_id"],
+        "client_id": tenant["client_id"],
+        "client_secret": tenant["client_secret"],
+        "graph_endpoint": front.origin,
+        "authority_host": front.origin,
+    }
+    trusted = dict(login, ca_path=front.ca_path)
+    lenient = dict(trusted, validate_certs_strict=False)
+    localhost = front.origin.replace("127.0.0.1", "localhost")
+    token_path = f"/{tenant['tenant_id']}/oauth2/v2.0/token"
+    discovery_path = f"/{tenant['tenant_id']}/v2.0/.well-known/openid-configuration"
+    strict_failure = [
+        "TLS verification failed",
+        discovery_path,
+        "certificate verify failed: Missing Authority Key Identifier. That is one of the strict X.509 checks",
+        "VERIFY_X509_STRICT",
+        "Authority and Subject Key Identifier",
+        "validate_certs_strict=false (or MSGRAPH_VALIDATE_CERTS_STRICT=false)",
+    ]
+    default_outcome = strict_failure if STRICT_BY_DEFAULT else None
+    app_service = {"IDENTITY_ENDPOINT": front.origin + "/msi/token", "IDENTITY_HEADER": info["managed_identity_header"]}
+    # (task, None for success or words the failure message must contain, the token endpoint a success asks)
+    cases = [
+        (info_task("default", trusted), default_outcome, token_path),
+        (info_task("strict checks off", lenient), None, token_path),
+        (
+            info_task(
+                "strict checks off and ca_path from the environment",
+                login,
+                {"MSGRAPH_VALIDATE_CERTS_STRICT": "false", "MSGRAPH_CA_PATH": front.ca_path},
+            ),
+            None,
+            token_path,
+        ),
+        (
+            info_task(
+                "the task's validate_certs_strict beats the environment",
+                dict(trusted, validate_certs_strict=True),
+                {"MSGRAPH_VALIDATE_CERTS_STRICT": "false"},
+            ),
+            default_outcome,
+            token_path,
+        ),
+        (
+            info_task(
+                "strict checks off, graph only",
+                {
+                    "access_token": emulator.access_token(0),
+                    "graph_endpoint": front.origin,
+                    "ca_path": front.ca_path,
+                    "validate_certs_strict": False,
+                },
+            ),
+            None,
+            None,
+        ),
+        (
+            info_task(
+                "strict checks off, managed identity",
+                {
+                    "auth_method": "managed_identity",
+                    "graph_endpoint": front.origin,
+                    "ca_path": front.ca_path,
+                    "validate_certs_strict": False,
+                },
+                app_service,
+            ),
+            None,
+            "/msi/token",
+        ),
+        (
+            info_task(
+                "strict checks off, trust store from REQUESTS_CA_BUNDLE",
+                dict(login, validate_certs_strict=False),
+                {"REQUESTS_CA_BUNDLE": front.ca_path},
+            ),
+            None,
+            token_path,
+        ),
+        # Verification stays on without the strict checks.
+        (
+            info_task("strict checks off, another CA", dict(lenient, ca_path=unrelated_ca)),
+            ["certificate verify failed: unable to get local issuer certificate. Set ca_path"],
+            None,
+        ),
+        (
+            info_task("strict checks off, no CA", dict(login, validate_certs_strict=False)),
+            ["certificate verify failed: unable to get local issuer certificate"],
+            None,
+        ),
+        (
+            info_task(
+                "strict checks off, another host name",
+                dict(lenient, graph_endpoint=localhost, authority_host=localhost),
+            ),
+            ["certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'. Set ca_path"],
+            None,
+        ),
+        (
+            info_task("MSGRAPH_VALIDATE_CERTS_STRICT not a boolean", trusted, {"MSGRAPH_VALIDATE_CERTS_STRICT": "lax"}),
+            ["MSGRAPH_VALIDATE_CERTS_STRICT='lax' is not a boolean; use true or false"],
+            None,
+        ),
+    ]
+    emulator.control.clear_log()
+    run = run_playbook(
+        [task for task, _words, _token in cases],
+        env={"REQUESTS_CA_BUNDLE": unrelated_ca, "MSGRAPH_TOKEN_CACHE": "false"},
+    )
+    assert run.rc == 0, run.output
+
+    for task, words, _token in cases:
+        name = task["name"]
+        result = run.result(name)
+        if words is None:
+            assert status_of(run, name) == "ok", (name, result)
+            assert result["partners"] == [], (name, result)
+            continue
+        assert status_of(run, name) == "failed", (name, result)
+        for word in words:
+            assert word in result["msg"], (name, word, result["msg"])
+
+    # The successes went through the front to the emulator: a token from the endpoint of their auth method, then
+    # the Graph GET. A refused handshake never reaches the emulator.
+    log = emulator.control.log()
+    successes = [(task["name"], token) for task, words, token in cases if words is None]
+    graph_gets = [(entry["method"], entry["path"], entry["status"]) for entry in log if entry["kind"] == "graph"]
+    assert graph_gets == [("GET", PARTNERS_PATH, 200)] * len(successes), log
+    token_paths = [entry["path"] for entry in log if entry["kind"] in ("token", "managed_identity")]
+    assert token_paths == [token for _name, token in successes if token], log
+
+
+def flat(text):
+    """Text without whitespace: ansible-core 2.16 wraps warnings at the terminal width."""
+    return "".join(text.split())
+
+
+def test_validate_certs_false_warns_once_per_task_and_never_on_stderr(
+    emulator, run_playbook, execution_path, unrelated_ca, tmp_path
+):
+    """validate_certs=false: one Ansible warning in each task result (each loop item), no urllib3 warning on raw
+    stderr (2.16 printed InsecureRequestWarning; 2.21 "WorkerProcess ... errantly sent data directly to stderr").
+    validate_certs and ca_path also come from the environment; the task's option beats it."""
+    info = emulator.info
+    tenant = info["tenants"][0]
+    login = {
+        "tenant_id": tenant["tenant_id"],
+        "client_id": tenant["client_id"],
+        "client_secret": tenant["client_secret"],
+        "graph_endpoint": info["graph_endpoint"],
+        "authority_host": info["authority_host"],
+    }
+    missing_ca = str(tmp_path / "missing-ca.pem")
+    looped = info_task("unverified loop", dict(login, validate_certs=False))
+    looped["loop"] = ["first", "second"]
+    # (task, None for success or words of the failure, whether the result warns about validate_certs)
+    cases = [
+        (info_task("unverified", dict(login, validate_certs=False)), None, True),
+        (looped, None, True),
+        (info_task("unverified from the environment", login, {"MSGRAPH_VALIDATE_CERTS": "false"}), None, True),
+        (
+            info_task(
+                "the task's validate_certs beats the environment",
+                dict(login, validate_certs=True),
+                {"MSGRAPH_VALIDATE_CERTS": "false"},
+            ),
+            ["TLS verification failed", "unable to get local issuer certificate"],
+            False,
+        ),
+        (info_task("ca_path from the environment", login, {"MSGRAPH_CA_PATH": info["ca_path"]}), None, False),
+        (
+            info_task(
+                "the task's ca_path beats the environment",
+                dict(login, ca_path=info["ca_path"]),
+                {"MSGRAPH_CA_PATH": missing_ca},
+            ),
+            None,
+            False,
+        ),
+        (
+            info_task("MSGRAPH_VALIDATE_CERTS not a boolean", login, {"MSGRAPH_VALIDATE_CERTS": "maybe"}),
+            ["MSGRAPH_VALIDATE_CERTS='maybe' is not a boolean; use true or false"],
+            False,
+        ),
+        (
+            info_task("MSGRAPH_CA_PATH missing", login, {"MSGRAPH_CA_PATH": missing_ca}),
+            [f"MSGRAPH_CA_PATH {missing_ca!r} does not exist or is not a file"],
+            False,
+        ),
+    ]
+    run = run_playbook(
+        [task for task, _words, _warns in cases],
+        env={"REQUESTS_CA_BUNDLE": unrelated_ca, "MSGRAPH_TOKEN_CACHE": "false"},
+    )
+    assert run.rc == 0, run.output
+    for noise in ("InsecureRequestWarning", "Unverified HTTPS request", "errantly sent data"):
+        assert noise not in run.output, run.output
+    assert flat(f"[WARNING]: {UNVERIFIED_WARNING}") in flat(run.stdout + run.stderr), run.output
+
+    for task, words, warns in cases:
+        name = task["name"]
+        entries = run.results_of(name)
+        items = [entry for entry in entries if entry["status"].startswith("item_")] or entries
+        assert len(items) == len(task.get("loop", [None])), entries
+        for entry in items:
+            result = entry["result"]
+            if words is None:
+                assert entry["status"] in ("ok", "item_ok"), (name, result)
+            else:
+                assert entry["status"] == "failed", (name, result)
+                for word in words:
+                    assert word in result["msg"], (name, word, result["msg"])
+            unverified = [warning for warning in result.get("warnings", []) if UNVERIFIED_WARNING in warning]
+            assert len(unverified) == (1 if warns else 0), (name, result)

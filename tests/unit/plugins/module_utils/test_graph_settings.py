@@ -425,6 +425,77 @@ class TestTls:
     def test_validate_certs_none_keeps_verification(self):
         assert resolve_settings({"access_token": "t", "validate_certs": None}, environ={}).verify is True
 
+    @pytest.mark.parametrize(
+        "option, environ, expected",
+        [
+            (None, {"MSGRAPH_VALIDATE_CERTS": "false"}, False),
+            (None, {"MSGRAPH_VALIDATE_CERTS": " No "}, False),
+            (None, {"MSGRAPH_VALIDATE_CERTS": "true"}, True),
+            (None, {"MSGRAPH_VALIDATE_CERTS": ""}, True),  # AWX injects an empty field as "": unset
+            (True, {"MSGRAPH_VALIDATE_CERTS": "false"}, True),  # the task's option beats the environment
+            (False, {"MSGRAPH_VALIDATE_CERTS": "true"}, False),
+        ],
+    )
+    def test_validate_certs_from_the_environment(self, option, environ, expected):
+        settings = resolve_settings({"access_token": "t", "validate_certs": option}, environ)
+        assert settings.verify is expected
+
+    def test_validate_certs_not_a_boolean_names_the_variable(self):
+        with pytest.raises(GraphOptionError) as info:
+            resolve_settings({"access_token": "t"}, {"MSGRAPH_VALIDATE_CERTS": "sometimes"})
+        assert str(info.value) == "MSGRAPH_VALIDATE_CERTS='sometimes' is not a boolean; use true or false"
+
+    def test_ca_path_from_the_environment(self, tmp_path):
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text("ca\n")
+        assert resolve_settings({"access_token": "t"}, {"MSGRAPH_CA_PATH": str(ca_file)}).verify == str(ca_file)
+
+    def test_ca_path_from_the_environment_is_expanded_as_a_path_option(self, tmp_path, monkeypatch):
+        (tmp_path / "ca.pem").write_text("ca\n")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("CA_DIR", str(tmp_path))
+        for written in ("~/ca.pem", "$CA_DIR/ca.pem"):
+            settings = resolve_settings({"access_token": "t"}, {"MSGRAPH_CA_PATH": written})
+            assert settings.verify == str(tmp_path / "ca.pem"), written
+
+    def test_the_tasks_ca_path_beats_the_environment(self, tmp_path):
+        task_ca, env_ca = tmp_path / "task.pem", tmp_path / "env.pem"
+        task_ca.write_text("ca\n")
+        env_ca.write_text("ca\n")
+        params = {"access_token": "t", "ca_path": str(task_ca)}
+        assert resolve_settings(params, {"MSGRAPH_CA_PATH": str(env_ca)}).verify == str(task_ca)
+
+    def test_missing_ca_path_from_the_environment_names_the_variable(self, tmp_path):
+        missing = str(tmp_path / "nope.pem")
+        with pytest.raises(GraphOptionError) as info:
+            resolve_settings({"access_token": "t"}, {"MSGRAPH_CA_PATH": missing})
+        assert str(info.value) == f"MSGRAPH_CA_PATH {missing!r} does not exist or is not a file"
+
+    def test_ca_path_from_the_environment_unused_without_verification(self, tmp_path):
+        environ = {"MSGRAPH_CA_PATH": str(tmp_path / "nope.pem"), "MSGRAPH_VALIDATE_CERTS": "false"}
+        assert resolve_settings({"access_token": "t"}, environ).verify is False
+
+    @pytest.mark.parametrize(
+        "option, environ, expected",
+        [
+            (None, {}, True),
+            (None, {"MSGRAPH_VALIDATE_CERTS_STRICT": "false"}, False),
+            (None, {"MSGRAPH_VALIDATE_CERTS_STRICT": "yes"}, True),
+            (None, {"MSGRAPH_VALIDATE_CERTS_STRICT": ""}, True),
+            (True, {"MSGRAPH_VALIDATE_CERTS_STRICT": "false"}, True),  # the task's option beats the environment
+            (False, {"MSGRAPH_VALIDATE_CERTS_STRICT": "true"}, False),
+        ],
+    )
+    def test_validate_certs_strict(self, option, environ, expected):
+        settings = resolve_settings({"access_token": "t", "validate_certs_strict": option}, environ)
+        assert settings.verify_strict is expected
+        assert settings.verify is True  # verification itself stays on
+
+    def test_validate_certs_strict_not_a_boolean_names_the_variable(self):
+        with pytest.raises(GraphOptionError) as info:
+            resolve_settings({"access_token": "t"}, {"MSGRAPH_VALIDATE_CERTS_STRICT": "lax"})
+        assert str(info.value) == "MSGRAPH_VALIDATE_CERTS_STRICT='lax' is not a boolean; use true or false"
+
 
 class TestSecrets:
     def test_repr_hides_every_secret(self, cert_file):

@@ -5,20 +5,32 @@
 from __future__ import annotations
 
 import email.utils
+import socket
+import ssl
+import sys
+import threading
+import warnings
 
 import pytest
 import requests
+import urllib3
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
     GraphConnectionError,
     GraphThrottledError,
+    Notices,
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
+    UNVERIFIED_NOTICE,
     USER_AGENT,
+    NonStrictX509Adapter,
     RetryPolicy,
     Transport,
     url_path,
     url_without_query,
 )
+from urllib3.util.ssl_ import create_urllib3_context
+
+from tests.integration.tls_front import server_context, write_chain
 
 URL = "https://127.0.0.1:8443/v1.0/deviceManagement/deviceManagementPartners"
 PATH = "/v1.0/deviceManagement/deviceManagementPartners"
@@ -486,3 +498,246 @@ def test_url_path(url, path):
 )
 def test_url_without_query(url, expected):
     assert url_without_query(url) == expected
+
+
+# Python 3.13 and newer (and urllib3 >= 2.3 there) verify with VERIFY_X509_STRICT by default.
+STRICT_BY_DEFAULT = sys.version_info >= (3, 13)
+# OpenSSL 1.1.1 has no "Missing Authority Key Identifier" check.
+needs_openssl_3 = pytest.mark.skipif(ssl.OPENSSL_VERSION_INFO < (3,), reason="the strict key identifier checks")
+PROXY = "http://proxy.example.test:3128"
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+
+
+class TlsPeer:
+    """The far end of every connection urllib3 opens: a TLS server (an inspecting proxy after a CONNECT, when the
+    request goes through one) with a chain whose certificates lack the key identifiers, on a socketpair (no network).
+
+    `addresses` are the (host, port) pairs urllib3 connected to, `client_contexts` the SSL contexts its sockets
+    were wrapped with.
+    """
+
+    def __init__(self, directory, monkeypatch):
+        self.chain = write_chain(str(directory / "proxy"), "proxy CA")
+        self.other_chain = write_chain(str(directory / "other"), "another CA")
+        self.context = server_context(self.chain)
+        self.addresses = []
+        self.client_contexts = []
+        self.threads = []
+        original_wrap = ssl.SSLContext.wrap_socket
+
+        def wrap_socket(context, sock, *args, **kwargs):
+            if not kwargs.get("server_side"):
+                self.client_contexts.append(context)
+            return original_wrap(context, sock, *args, **kwargs)
+
+        monkeypatch.setattr(ssl.SSLContext, "wrap_socket", wrap_socket)
+        monkeypatch.setattr(urllib3.util.connection, "create_connection", self.connect)
+
+    def connect(self, address, *args, **kwargs):
+        self.addresses.append(address)
+        client, server = socket.socketpair()
+        for end in (client, server):
+            end.settimeout(10)
+        thread = threading.Thread(target=self.serve, args=(server, address == ("proxy.example.test", 3128)))
+        thread.start()
+        self.threads.append(thread)
+        return client
+
+    def serve(self, sock, tunnel):
+        try:
+            if tunnel:
+                read_head(sock)  # CONNECT graph.example.test:443 HTTP/1.1 ...
+                sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            with self.context.wrap_socket(sock, server_side=True) as connection:
+                read_head(connection)
+                connection.sendall(ANSWER)
+        except (ssl.SSLError, OSError):
+            pass  # the client refused the certificate
+        finally:
+            sock.close()
+
+    def join(self):
+        for thread in self.threads:
+            thread.join(timeout=10)
+        assert not any(thread.is_alive() for thread in self.threads), "a TLS peer thread did not end"
+
+
+def read_head(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before the end of the request head")
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def tls_peer(tmp_path, monkeypatch, fake_time):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "proxy").mkdir()
+    (tmp_path / "other").mkdir()
+    peer = TlsPeer(tmp_path, monkeypatch)
+    yield peer
+    peer.join()
+
+
+def real_transport(fake_time, **options):
+    """A Transport with a real requests Session, no retries (a TLS failure is never retried anyway)."""
+    policy = RetryPolicy(max_retries=0, sleep=fake_time.sleep, clock=fake_time.clock)
+    return Transport(policy=policy, session=requests.Session(), **options)
+
+
+def strict(context):
+    return bool(context.verify_flags & ssl.VERIFY_X509_STRICT)
+
+
+class StrictAdapter(requests.adapters.HTTPAdapter):
+    """What Python 3.13 and newer use by default, on any Python: urllib3's context with VERIFY_X509_STRICT."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = create_urllib3_context()
+        kwargs["ssl_context"].verify_flags |= ssl.VERIFY_X509_STRICT
+        super().init_poolmanager(*args, **kwargs)
+
+
+GRAPH_URL = "https://graph.example.test/v1.0/deviceManagement/deviceManagementPartners"
+
+
+@needs_openssl_3
+class TestStrictX509Checks:
+    def test_strict_check_failure_says_which_check_and_what_to_do(self, tls_peer, fake_time):
+        transport = real_transport(fake_time, verify=tls_peer.chain["ca"])
+        transport.session.mount("https://", StrictAdapter())
+        with pytest.raises(GraphConnectionError) as info:
+            transport.send("GET", URL)
+        message = str(info.value)
+        assert message.startswith(
+            f"TLS verification failed for GET {PATH} at 127.0.0.1:8443: certificate verify failed: Missing Authority "
+            "Key Identifier. That is one of the strict X.509 checks (ssl.VERIFY_X509_STRICT"
+        ), message
+        assert "Python 3.13 and newer" in message
+        assert "Authority and Subject Key Identifier" in message  # the better fix: a CA with the extensions
+        assert message.endswith(
+            "validate_certs_strict=false (or MSGRAPH_VALIDATE_CERTS_STRICT=false) keeps verifying the chain against "
+            "ca_path or the trust store, the host name and the validity dates, only without the strict checks"
+        )
+        assert "validate_certs=false" not in message  # switching verification off is not the advice here
+
+    def test_other_failures_keep_the_ca_advice(self, tls_peer, fake_time):
+        transport = real_transport(fake_time, verify=tls_peer.other_chain["ca"])
+        transport.session.mount("https://", StrictAdapter())
+        with pytest.raises(GraphConnectionError) as info:
+            transport.send("GET", URL)
+        assert str(info.value).endswith(
+            "certificate verify failed: unable to get local issuer certificate. Set ca_path to the CA that signed the "
+            "server's certificate, or validate_certs=false to skip verification"
+        )
+
+    def test_default_context_of_this_python(self, tls_peer, fake_time):
+        """The default SSL context: strict on Python 3.13 and newer, where the proxy's chain is refused; older
+        Pythons have no strict checks, so the same chain verifies there."""
+        transport = real_transport(fake_time, verify=tls_peer.chain["ca"])
+        if STRICT_BY_DEFAULT:
+            with pytest.raises(
+                GraphConnectionError, match="Missing Authority Key Identifier. That is one of the strict"
+            ):
+                transport.send("GET", URL)
+        else:
+            assert transport.send("GET", URL).status_code == 200
+        assert [strict(context) for context in tls_peer.client_contexts] == [STRICT_BY_DEFAULT]
+
+    def test_without_the_strict_checks_the_chain_verifies(self, tls_peer, fake_time):
+        transport = real_transport(fake_time, verify=tls_peer.chain["ca"], verify_strict=False)
+        transport.session.mount("https://", StrictAdapter())  # replaced: the option decides, not the Python
+        assert transport.send("GET", URL).json() == {}
+        assert transport.send("GET", URL).json() == {}
+        adapter = transport.session.get_adapter(URL)
+        assert isinstance(adapter, NonStrictX509Adapter)
+        # The context that wrapped the sockets is the adapter's, without the flag, and verifying.
+        assert tls_peer.client_contexts == [adapter.ssl_context] * 2
+        context = adapter.ssl_context
+        assert not strict(context)
+        assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+
+    def test_without_the_strict_checks_another_ca_fails(self, tls_peer, fake_time):
+        transport = real_transport(fake_time, verify=tls_peer.other_chain["ca"], verify_strict=False)
+        with pytest.raises(GraphConnectionError, match="certificate verify failed: unable to get local issuer"):
+            transport.send("GET", URL)
+
+    def test_without_the_strict_checks_the_host_name_is_checked(self, tls_peer, fake_time):
+        transport = real_transport(fake_time, verify=tls_peer.chain["ca"], verify_strict=False)
+        with pytest.raises(GraphConnectionError) as info:
+            transport.send("GET", "https://localhost:8443/v1.0/me")
+        assert "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'. Set" in str(
+            info.value
+        )
+
+    def test_without_the_strict_checks_ca_path_beats_requests_ca_bundle(self, tls_peer, fake_time, monkeypatch):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_peer.other_chain["ca"])
+        transport = real_transport(fake_time, verify=tls_peer.chain["ca"], verify_strict=False)
+        assert transport.send("GET", URL).status_code == 200
+
+    def test_without_the_strict_checks_requests_ca_bundle_is_the_trust_store(self, tls_peer, fake_time, monkeypatch):
+        transport = real_transport(fake_time, verify=True, verify_strict=False)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_peer.chain["ca"])
+        assert transport.send("GET", URL).status_code == 200
+        # Another bundle gets a context of its own: CA certificates loaded into one context would add up.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_peer.other_chain["ca"])
+        with pytest.raises(GraphConnectionError, match="unable to get local issuer certificate"):
+            transport.send("GET", URL)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_peer.chain["ca"])
+        assert transport.send("GET", URL).status_code == 200
+        assert len(set(map(id, tls_peer.client_contexts))) == 3
+
+    def test_without_the_strict_checks_and_no_bundle_requests_default_bundle_is_used(self, tls_peer, fake_time):
+        """Without ca_path and REQUESTS_CA_BUNDLE: requests' own bundle (certifi), which knows no test CA."""
+        transport = real_transport(fake_time, verify=True, verify_strict=False)
+        with pytest.raises(GraphConnectionError, match="unable to get local issuer certificate"):
+            transport.send("GET", URL)
+        assert not strict(tls_peer.client_contexts[0])
+
+    def test_through_an_inspecting_proxy(self, tls_peer, fake_time, monkeypatch):
+        """HTTPS_PROXY: a CONNECT tunnel to the proxy, which answers TLS with its own chain."""
+        monkeypatch.setenv("HTTPS_PROXY", PROXY)
+        if STRICT_BY_DEFAULT:
+            with pytest.raises(GraphConnectionError, match="Missing Authority Key Identifier. That is one of"):
+                real_transport(fake_time, verify=tls_peer.chain["ca"]).send("GET", GRAPH_URL)
+        lenient = real_transport(fake_time, verify=tls_peer.chain["ca"], verify_strict=False)
+        # The proxy's certificate names 127.0.0.1, as an inspecting proxy names the host asked for.
+        assert lenient.send("GET", GRAPH_URL.replace("graph.example.test", "127.0.0.1")).status_code == 200
+        assert set(tls_peer.addresses) == {("proxy.example.test", 3128)}
+        assert tls_peer.client_contexts[-1] is lenient.session.get_adapter(GRAPH_URL).ssl_context
+        assert not strict(tls_peer.client_contexts[-1])
+
+
+class TestUnverifiedRequests:
+    def test_one_notice_per_task_and_no_insecure_request_warning(self, tls_peer, fake_time):
+        notices = Notices()
+        transport = real_transport(fake_time, verify=False, notices=notices)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert transport.send("GET", URL).status_code == 200
+            assert transport.send("GET", URL).status_code == 200
+            warnings.warn("another warning", UserWarning)  # only urllib3's warning is silenced
+        assert [str(warning.message) for warning in caught] == ["another warning"]
+        assert notices.take(0) == [UNVERIFIED_NOTICE]
+        # The next item of a loop (same transport) is told again.
+        transport.send("GET", URL)
+        assert notices.take(0) == [UNVERIFIED_NOTICE]
+
+    def test_urllib3_would_warn_without_it(self, tls_peer):
+        """The warning that the transport keeps off stderr exists: a plain request raises it."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            requests.get(URL, verify=False, timeout=10)
+        assert [warning.category for warning in caught] == [urllib3.exceptions.InsecureRequestWarning]
+
+    def test_verified_requests_add_no_notice(self, tls_peer, fake_time):
+        notices = Notices()
+        transport = real_transport(fake_time, verify=tls_peer.chain["ca"], verify_strict=False, notices=notices)
+        transport.send("GET", URL)
+        assert notices.take(0) == []
