@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import pytest
 import yaml
 
-from tests.integration.conftest import REPO_ROOT, ansible_playbook, graph_requests, graph_target, module_targets
+from tests.integration.conftest import REPO_ROOT, ansible_playbook, graph_target, module_targets
 
 PLAYBOOK = os.path.join(REPO_ROOT, "examples", "msp", "baseline.yml")
 HOSTS = ("tenant-a", "tenant-b", "tenant-c")
@@ -137,13 +138,13 @@ class Runner:
         self.reports = tmp_path / "reports"
         self.count = 0
 
-    def __call__(self, mode, baseline=None, extra=None, args=(), limit=None, no_baseline=False):
+    def __call__(self, mode, baseline=BASELINE, extra=None, args=(), limit=None, no_baseline=False):
         self.count += 1
         workdir = self.tmp_path / f"run{self.count}"
         workdir.mkdir()
         variables = {"baseline_mode": mode, "baseline_report_dir": str(self.reports)}
         if not no_baseline:
-            variables["baseline_desired"] = BASELINE if baseline is None else baseline
+            variables["baseline_desired"] = baseline
         variables.update(extra or {})
         options = ["--forks", "3", "-e", json.dumps(variables), *args]
         if limit:
@@ -175,12 +176,24 @@ def test_audit_reports_drift_of_two_tenants_without_writing(emulator, baseline):
     run = baseline("audit")
     assert run.rc == 0, run.output
     assert emulator.control.writes() == []
-    # Positive control: every tenant's four kinds were listed (one request each) and its group name looked up.
-    reads = graph_requests(emulator)
+    # Positive control: every tenant's four kinds were listed (one request each) and its group name looked up, beside
+    # the health kinds, all inside batches: two round trips per tenant (a v1.0 batch and a beta batch).
+    log = emulator.control.log()
     for index in range(3):
         tenant_id = emulator.info["tenants"][index]["tenant_id"]
-        paths = sorted(entry["path"] for entry in reads if entry["tenant"] == tenant_id)
-        assert paths == sorted([f"/v1.0/deviceManagement/{c}" for c in COLLECTIONS] + ["/v1.0/groups"]), paths
+        mine = [entry for entry in log if entry["tenant"] == tenant_id]
+        drift = sorted(
+            entry["path"]
+            for entry in mine
+            if entry["kind"] == "graph"
+            and not entry["path"].startswith("/beta/")
+            and "deviceAppManagement" not in entry["path"]
+            and entry["path"].rsplit("/", 1)[-1] in (*COLLECTIONS, "groups")
+        )
+        assert drift == sorted([f"/v1.0/deviceManagement/{c}" for c in COLLECTIONS] + ["/v1.0/groups"]), drift
+        assert all(entry["batch_seq"] is not None for entry in mine if entry["kind"] == "graph"), mine
+        round_trips = [entry for entry in mine if entry["kind"] == "batch"]
+        assert sorted(entry["path"] for entry in round_trips) == ["/beta/$batch", "/v1.0/$batch"], round_trips
 
     report = json.loads((baseline.reports / "drift.json").read_text())
     rows = [
@@ -235,7 +248,7 @@ def test_audit_reports_drift_of_two_tenants_without_writing(emulator, baseline):
         },
     ]
     assert report["tenants"]["tenant-a"]["entries"] == [] and report["tenants"]["tenant-a"]["audited"] is True
-    assert report["tenants"]["tenant-b"]["counts"] == {"drift": 1, "missing": 1, "unmanaged": 1}
+    assert report["tenants"]["tenant-b"]["counts"] == {"drift": 1, "missing": 1, "unmanaged": 1, "error": 0}
     assert report["errors"] == []
 
     markdown = (baseline.reports / "drift.md").read_text()
@@ -260,15 +273,113 @@ def test_audit_fails_drifting_tenants_after_the_report_and_never_writes_in_check
 
 def test_a_tenant_that_cannot_be_read_is_reported_then_fails(emulator, baseline):
     seed(emulator, in_line(0), in_line(1), in_line(2))
-    tenant_c = emulator.info["tenants"][2]["tenant_id"]
-    emulator.control.seed({tenant_c: {"groups": []}})  # "Mac fleet" no longer exists there
+    host_vars = baseline.inventory / "host_vars" / "tenant-c.yml"
+    host_vars.write_text(yaml.safe_dump(dict(yaml.safe_load(host_vars.read_text()), intune_client_secret="wrong")))
     run = baseline("audit")
     assert run.rc == 2, run.output
     report = json.loads((baseline.reports / "drift.json").read_text())
     assert [error["tenant"] for error in report["errors"]] == ["tenant-c"]
-    assert "no group is named 'Mac fleet'" in report["errors"][0]["msg"]
+    assert "invalid_client" in report["errors"][0]["msg"] or "AADSTS" in report["errors"][0]["msg"]
     assert "Not audited: " in (baseline.reports / "drift.md").read_text()
+    assert report["tenants"]["tenant-a"]["audited"] and report["tenants"]["tenant-b"]["audited"]
+    failed = {entry["host"] for entry in run.results if entry["status"] == "failed"}
+    assert failed == {"tenant-c"}
     assert emulator.control.writes() == []
+
+
+ONLY_IN_A = {"type": "group", "group_display_name": "Only in A"}
+
+
+def only_in_a_baseline():
+    """The baseline, with a partner target that names a group only tenant A has."""
+    desired = json.loads(json.dumps(BASELINE))
+    desired["device_management_partners"][0]["groups_requiring_partner_enrollment"].append(ONLY_IN_A)
+    desired["compliance_management_partners"][0]["ios_enrollment_assignments"] = [ONLY_IN_A]
+    return desired
+
+
+def with_only_in_a(state, tenant):
+    state["groups"].append({"id": f"0000000a-0000-4000-8000-{tenant + 1:012x}", "displayName": "Only in A"})
+    return state
+
+
+def test_a_group_one_tenant_lacks_hides_nothing_else_of_it(emulator, baseline):
+    """Tenant B lacks the group: its audit reports an error entry per unresolvable value and all its other drift;
+    apply writes nothing to B, fails it once listing every unresolvable value, and converges A and C."""
+    b_state = in_line(1)
+    b_state["mobileThreatDefenseConnectors"][0]["androidEnabled"] = False
+    seed(emulator, with_only_in_a(in_line(0), 0), b_state, with_only_in_a(drifted_c(), 2))
+    emulator.control.clear_log()
+    audit = baseline("audit", baseline=only_in_a_baseline())
+    assert audit.rc == 0, audit.output
+    part = json.loads((baseline.reports / "drift.json").read_text())["tenants"]["tenant-b"]
+    assert part["audited"] is True
+    errors = [row for row in part["entries"] if row["status"] == "error"]
+    assert [(row["kind"], row["object"], row["property"], row["desired"]) for row in errors] == [
+        ("device_management_partners", "Jamf Pro", "groups_requiring_partner_enrollment", "Only in A"),
+        ("compliance_management_partners", "Jamf compliance", "ios_enrollment_assignments", "Only in A"),
+    ]
+    assert all("no group is named 'Only in A' in this tenant" in row["message"] for row in errors)
+    drift = [(row["kind"], row["property"]) for row in part["entries"] if row["status"] == "drift"]
+    assert drift == [("mobile_threat_defense_connectors", "android_enabled")]
+    assert part["counts"] == {"drift": 1, "missing": 0, "unmanaged": 0, "error": 2}
+    assert "Not audited in tenant-b" in (baseline.reports / "drift.md").read_text()
+    assert emulator.control.writes() == []
+
+    apply = baseline("apply", baseline=only_in_a_baseline())
+    assert apply.rc == 2, apply.output
+    tenant_b = emulator.info["tenants"][1]["tenant_id"]
+    assert [entry for entry in emulator.control.writes() if entry["tenant"] == tenant_b] == []
+    failure = [entry for entry in apply.results if entry["status"] == "failed" and entry["task"].endswith(CONVERGE)]
+    assert [entry["host"] for entry in failure] == ["tenant-b"]
+    message = failure[0]["result"]["msg"]
+    assert "nothing was written to this tenant: 2 part(s)" in message
+    assert "device_management_partners[0] (Jamf Pro)" in message
+    assert "compliance_management_partners[0] (Jamf compliance)" in message
+    assert state(emulator, 1, "mobileThreatDefenseConnectors")[0]["androidEnabled"] is False
+    # A and C converged.
+    assert state(emulator, 2, "mobileThreatDefenseConnectors")[0]["androidEnabled"] is True
+    assert module_targets(state(emulator, 2, "deviceManagementPartners")[0]["groupsRequiringPartnerEnrollment"]) == [
+        {"type": "group", "group_id": group_id(2, "Mac fleet")},
+        {"type": "group", "group_id": f"0000000a-0000-4000-8000-{3:012x}"},
+    ]
+
+
+def test_a_clean_audit_changes_nothing_on_any_host(emulator, baseline):
+    seed(emulator, in_line(0), in_line(1), in_line(2))
+    run = baseline("audit")
+    assert run.rc == 0, run.output
+    recap = [line for line in run.stdout.splitlines() if line.startswith("tenant-")]
+    assert len(recap) == 3 and all("changed=0" in line for line in recap), recap
+
+
+def test_check_diff_of_apply_shows_every_object_before_and_after(emulator, baseline):
+    seed(emulator, in_line(0), drifted_b(), in_line(2))
+    run = baseline("apply", args=["--check", "--diff"], limit="tenant-b")
+    assert run.rc == 0, run.output
+    assert emulator.control.writes() == []
+    diff = task_results(run, CONVERGE)["tenant-b"]["result"]["diff"]
+    assert diff["before"]["device_management_partners"]["Jamf Pro"]["partner_state"] == "unresponsive"
+    assert diff["after"]["device_management_partners"]["Jamf Pro"]["partner_state"] == "enabled"
+    assert "TeamViewer" in diff["after"]["remote_assistance_partners"]
+    assert "remote_assistance_partners" not in diff["before"]
+    # Ansible shows it: the partner's state changes from one value to the other in the diff output.
+    assert re.search(r'^-\s+"partner_state": "unresponsive",$', run.stdout, re.MULTILINE), run.stdout
+    assert re.search(r'^\+\s+"partner_state": "enabled",$', run.stdout, re.MULTILINE), run.stdout
+
+
+def test_a_typo_in_the_baseline_is_reported_once_before_any_tenant_is_contacted(emulator, baseline):
+    seed(emulator, in_line(0), in_line(1), in_line(2))
+    emulator.control.clear_log()
+    typo = {"device_management_partners": [{"display_name": "Jamf Pro", "partner_sate": "enabled"}]}
+    run = baseline("audit", baseline=typo)
+    assert run.rc != 0
+    expected = "baseline_desired.device_management_partners[0]: Unsupported parameters"
+    # One host's failure (Ansible prints a failure as its [ERROR] line and its fatal line), not one per tenant.
+    fatal = [line for line in run.output.splitlines() if line.startswith("fatal: [") and expected in line]
+    assert [line.split("]", 1)[0] for line in fatal] == ["fatal: [tenant-a"], run.output
+    assert "could not be read" not in run.output
+    assert [entry for entry in emulator.control.log() if entry["kind"] in ("graph", "token", "discovery")] == []
 
 
 def test_apply_converges_then_changes_nothing(emulator, baseline):
@@ -358,9 +469,11 @@ def test_export_then_apply_to_a_tenant_with_other_group_ids(emulator, baseline):
         ),
         ({"mobile_threat_defense_connectors": [{"id": MTD_ID, "android_enabled": "sometimes"}]}, "android_enabled"),
         ({"device_management_partners": "Jamf Pro"}, "device_management_partners"),
-        ({}, "baseline is required with mode=audit"),
+        ({}, "baseline_desired must be a dictionary of kinds"),
+        (None, "it is null (a key left empty?)"),
+        ("Jamf Pro", "it is a str"),
     ],
-    ids=["unknown-kind", "unknown-option", "wrong-type", "not-a-list", "empty"],
+    ids=["unknown-kind", "unknown-option", "wrong-type", "not-a-list", "empty", "null", "a-string"],
 )
 def test_bad_baseline_fails_before_any_request(emulator, baseline, bad, message):
     seed(emulator, in_line(0), in_line(1), in_line(2))

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_baseline import KINDS, TenantBaseline
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphOptionError, ResourceError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphError,
+    GraphOptionError,
+    ResourceError,
+)
 
 from tests.unit.plugins.module_utils.fake_graph import FakeGraph
 
@@ -114,10 +118,11 @@ class TestAudit:
         )
         result = run(client, BASELINE, mode="audit")
         assert client.writes == []
-        assert [call for call in client.calls if call[0] == "list" and call[1] != "groups"] == [
-            ("list", PARTNERS, None),
-            ("list", MTD, None),
-        ]
+        assert [call[1] for call in client.calls if call[0] == "list" and call[1] != "groups"] == [PARTNERS, MTD]
+        # Each list asks for the declared properties only.
+        assert all(call[2]["$select"].startswith("id,") for call in client.calls if call[0] == "list")
+        # The lists and the group name lookup are one read_many (one round of batches).
+        assert [[read.path for read in reads] for reads in client.read_many_calls] == [[PARTNERS, MTD, "groups"]]
         assert result["drift"] == [
             {
                 "kind": "device_management_partners",
@@ -156,7 +161,7 @@ class TestAudit:
                 "desired": "present",
             },
         ]
-        assert result["counts"] == {"drift": 2, "missing": 1, "unmanaged": 1}
+        assert result["counts"] == {"drift": 2, "missing": 1, "unmanaged": 1, "error": 0}
         assert result["kinds"] == ["device_management_partners", "mobile_threat_defense_connectors"]
         assert result["changed"] is True
 
@@ -203,7 +208,7 @@ class TestApply:
         result = run(client, BASELINE, prune=True, check_mode=True)
         assert client.writes == []
         assert result["changed"] is True
-        assert result["counts"] == {"drift": 0, "missing": 2, "unmanaged": 1}
+        assert result["counts"] == {"drift": 0, "missing": 2, "unmanaged": 1, "error": 0}
 
     def test_state_absent_object(self):
         client = tenant(**{REMOTE: [{"id": "r1", "displayName": "TeamViewer", "onboardingStatus": "onboarded"}]})
@@ -233,7 +238,7 @@ class TestMatching:
         client = tenant(**{PARTNERS: [jamf(), jamf(id="p-jamf-2")]})
         with pytest.raises(
             ResourceError,
-            match=r"baseline.device_management_partners\[0\]: 2 device management partners are named 'Jamf Pro'",
+            match=r"baseline.device_management_partners\[0\] \(Jamf Pro\): 2 device management partners are named",
         ):
             run(client, BASELINE)
         assert client.writes == []
@@ -303,3 +308,134 @@ def test_export_is_portable():
     }
     # The export applies back: audit of the same tenant finds nothing but a clean state.
     assert run(client, result["baseline"], mode="audit")["drift"] == []
+
+
+ONLY_IN_A = [{"type": "group", "group_display_name": "Only in A"}]
+
+
+class TestProblemsOfOneObject:
+    """A part of the baseline that this tenant cannot resolve never hides the rest of the tenant."""
+
+    def baseline(self):
+        return {
+            "device_management_partners": [
+                {"display_name": "Jamf Pro", "groups_requiring_partner_enrollment": ONLY_IN_A},
+                {
+                    "display_name": "Intune partner",
+                    "groups_requiring_partner_enrollment": ONLY_IN_A
+                    + [{"type": "group", "group_display_name": "Nowhere"}],
+                },
+            ],
+            "mobile_threat_defense_connectors": [{"id": MTD_ID, "android_enabled": True}],
+        }
+
+    def test_audit_reports_an_error_entry_and_audits_everything_else(self):
+        client = tenant(**{PARTNERS: [jamf()], MTD: [{"id": MTD_ID, "androidEnabled": False}]})
+        result = run(client, self.baseline(), mode="audit")
+        assert client.writes == []
+        errors = [row for row in result["drift"] if row["status"] == "error"]
+        assert [(row["kind"], row["object"], row["property"], row["desired"]) for row in errors] == [
+            ("device_management_partners", "Jamf Pro", "groups_requiring_partner_enrollment", "Only in A"),
+            ("device_management_partners", "Intune partner", "groups_requiring_partner_enrollment", "Only in A"),
+            ("device_management_partners", "Intune partner", "groups_requiring_partner_enrollment", "Nowhere"),
+        ]
+        assert errors[0]["id"] == "p-jamf"
+        assert errors[0]["message"].startswith("baseline.device_management_partners[0] (Jamf Pro): ")
+        assert "no group is named 'Only in A' in this tenant" in errors[0]["message"]
+        # The MTD connector's drift is still reported.
+        drift = [row for row in result["drift"] if row["status"] == "drift"]
+        assert [(row["kind"], row["property"], row["current"], row["desired"]) for row in drift] == [
+            ("mobile_threat_defense_connectors", "android_enabled", False, True)
+        ]
+        assert result["counts"] == {"drift": 1, "missing": 0, "unmanaged": 0, "error": 3}
+
+    def test_apply_writes_nothing_and_lists_every_unresolvable_value(self):
+        client = tenant(**{PARTNERS: [jamf()], MTD: [{"id": MTD_ID, "androidEnabled": False}]})
+        with pytest.raises(ResourceError) as failure:
+            run(client, self.baseline())
+        assert client.writes == []
+        message = str(failure.value)
+        assert message.startswith("nothing was written to this tenant: 3 part(s) of the baseline")
+        for part in ("[0] (Jamf Pro)", "[1] (Intune partner)", "'Only in A'", "'Nowhere'"):
+            assert part in message
+        assert [problem["desired"] for problem in failure.value.details["problems"]] == [
+            "Only in A",
+            "Only in A",
+            "Nowhere",
+        ]
+
+    def test_a_kind_graph_refuses_to_list_is_one_error_entry(self):
+        client = tenant(**{MTD: [{"id": MTD_ID, "androidEnabled": False}]})
+        forbidden = GraphError("GET /v1.0/deviceManagement/deviceManagementPartners failed: HTTP 403", status=403)
+        original = client.list
+
+        def list_or_refuse(path, params=None, version=None):
+            if path == PARTNERS:
+                raise forbidden
+            return original(path, params, version)
+
+        client.list = list_or_refuse
+        result = run(client, {"device_management_partners": [{"display_name": "Jamf Pro"}], **MTD_BASELINE}, "audit")
+        assert [(row["kind"], row["object"], row["status"]) for row in result["drift"]] == [
+            ("device_management_partners", None, "error"),
+            ("mobile_threat_defense_connectors", MTD_ID, "drift"),
+        ]
+        assert "HTTP 403" in result["drift"][0]["message"]
+
+
+MTD_BASELINE = {"mobile_threat_defense_connectors": [{"id": MTD_ID, "android_enabled": True}]}
+
+
+class TestDiff:
+    def test_before_and_after_of_every_changed_object_keyed_by_kind_and_object(self):
+        client = tenant(
+            **{
+                PARTNERS: [jamf(partnerState="unresponsive"), {"id": "p-old", "displayName": "Old"}],
+                MTD: [{"id": MTD_ID, "androidEnabled": True}],
+            }
+        )
+        baseline = {
+            "device_management_partners": [{"display_name": "Jamf Pro", "partner_state": "enabled"}],
+            "remote_assistance_partners": [{"display_name": "TeamViewer"}],
+            **MTD_BASELINE,
+        }
+        result = run(client, baseline, prune=True, check_mode=True)
+        before, after = result["diff"]["before"], result["diff"]["after"]
+        assert before["device_management_partners"]["Jamf Pro"]["partner_state"] == "unresponsive"
+        assert after["device_management_partners"]["Jamf Pro"]["partner_state"] == "enabled"
+        assert "Old" in before["device_management_partners"] and "Old" not in after["device_management_partners"]
+        assert "TeamViewer" in after["remote_assistance_partners"] and "remote_assistance_partners" not in before
+        # An object in line with the baseline is in neither.
+        assert "mobile_threat_defense_connectors" not in before and "mobile_threat_defense_connectors" not in after
+
+
+class TestModes:
+    def test_validate_needs_no_tenant(self):
+        result = TenantBaseline(None).run({"baseline": BASELINE, "mode": "validate"})
+        assert result == {"changed": False, "kinds": list(BASELINE), "objects": 2}
+
+    def test_validate_finds_a_typo_with_its_path(self):
+        baseline = {"device_management_partners": [{"display_name": "A"}, {"display_name": "B", "partner_sate": "x"}]}
+        with pytest.raises(GraphOptionError, match=r"^baseline.device_management_partners\[1\]: Unsupported"):
+            TenantBaseline(None).run({"baseline": baseline, "mode": "validate"})
+
+    def test_health_only_in_an_audit(self):
+        with pytest.raises(GraphOptionError, match="health is judged by mode=audit only"):
+            run_with_health(tenant(), mode="apply")
+
+    def test_audit_with_health_reads_everything_in_one_read_many(self):
+        client = tenant(**{PARTNERS: [jamf(lastHeartbeatDateTime="2000-01-01T00:00:00Z")]})
+        result = run_with_health(client, mode="audit")
+        assert len(client.read_many_calls) == 1
+        paths = [read.path for read in client.read_many_calls[0]]
+        # The partners' list serves drift and health alike; the other health kinds are read beside it.
+        assert paths.count(PARTNERS) == 1
+        assert "deviceAppManagement/vppTokens" in paths and "groups" in paths
+        heartbeat = [f for f in result["health"]["findings"] if f["kind"] == "device_management_partners"]
+        assert ("heartbeat", "stale") in [(f["check"], f["status"]) for f in heartbeat]
+
+
+def run_with_health(client, mode):
+    params = {"baseline": BASELINE, "mode": mode, "prune": False, "health": {"stale_after_hours": 24}}
+    client.settings = type("Settings", (), {"api_version": "v1.0"})()
+    return TenantBaseline(client).run(params, check_mode=mode == "audit")
