@@ -194,9 +194,8 @@ def test_the_pages_playbooks_apply_audit_and_export(emulator, tmp_path):
             ],
         }
     ]
-    assert baseline["intune_remote_assistance_partners"] == [
-        {"id": "ra-teamviewer", "display_name": "TeamViewer", "onboarding": "started"}
-    ]
+    # portable: no tenant-specific id, so the file applies to another tenant too.
+    assert baseline["intune_remote_assistance_partners"] == [{"display_name": "TeamViewer", "onboarding": "started"}]
     assert [connector["id"] for connector in baseline["intune_mtd_connectors"]] == [CONNECTOR_ID]
     assert baseline["intune_mtd_connectors"][0]["ios_enabled"] is False  # the tenant as it is now
 
@@ -205,3 +204,30 @@ def test_the_pages_playbooks_apply_audit_and_export(emulator, tmp_path):
     assert restored.rc == 0, restored.output
     assert emulator.control.writes() == []
     assert {entry["result"].get("changed") for entry in restored.results if "changed" in entry["result"]} == {False}
+
+    # 6. The same file applies to another tenant, where the groups have other ids, and then changes nothing there.
+    other = info["tenants"][1]
+    other_groups = [dict(group, id=group["id"][:-1] + "9") for group in GROUPS]
+    COMPLIANCE_PARTNER.seed(emulator, [], tenant=1, groups=other_groups)
+    REMOTE_ASSISTANCE_PARTNER.seed(emulator, [{"id": "ra-other", "displayName": "TeamViewer"}], tenant=1)
+    MTD_CONNECTOR.seed(emulator, [], tenant=1)
+    (project / "inventory" / "host_vars" / "contoso.yml").write_text(
+        yaml.safe_dump(
+            {
+                "intune_tenant_id": other["tenant_id"],
+                "intune_client_id": other["client_id"],
+                "intune_client_secret": other["client_secret"],
+            }
+        )
+    )
+    emulator.control.clear_log()
+    elsewhere = play(*APPLY, extra=["-e", f"@{export_dir / 'contoso.yml'}"])
+    assert elsewhere.rc == 0, elsewhere.output
+    assert {entry["tenant"] for entry in emulator.control.writes()} == {other["tenant_id"]}
+    created = COMPLIANCE_PARTNER.state(emulator, tenant=1)
+    assert [partner["displayName"] for partner in created.values()] == ["Fabrikam Device Compliance"]
+    assert REMOTE_ASSISTANCE_PARTNER.state(emulator, tenant=1)["ra-other"]["onboardingStatus"] == "onboarding"
+    emulator.control.clear_log()
+    settled = play(*APPLY, extra=["-e", f"@{export_dir / 'contoso.yml'}"])
+    assert settled.rc == 0, settled.output
+    assert emulator.control.writes() == []
