@@ -82,7 +82,7 @@ options:
     type: dict
     suboptions:
       kinds:
-        description: The kinds to judge; all when not set. See M(msgraph.intune.connector_health#module:kinds).
+        description: The kinds to judge; all when not set. See O(msgraph.intune.connector_health#module:kinds).
         type: list
         elements: str
         choices:
@@ -98,19 +98,19 @@ options:
           - managed_google_play
           - windows_autopilot_settings
       expiry_warning_days:
-        description: See M(msgraph.intune.connector_health#module:expiry_warning_days).
+        description: See O(msgraph.intune.connector_health#module:expiry_warning_days).
         type: int
         default: 30
       expiry_critical_days:
-        description: See M(msgraph.intune.connector_health#module:expiry_critical_days).
+        description: See O(msgraph.intune.connector_health#module:expiry_critical_days).
         type: int
         default: 7
       stale_after_hours:
-        description: See M(msgraph.intune.connector_health#module:stale_after_hours).
+        description: See O(msgraph.intune.connector_health#module:stale_after_hours).
         type: raw
         default: 24
       ndes_minimum_version:
-        description: See M(msgraph.intune.connector_health#module:ndes_minimum_version).
+        description: See O(msgraph.intune.connector_health#module:ndes_minimum_version).
         type: str
         default: 6.2406.0.1001
 extends_documentation_fragment:
