@@ -55,7 +55,8 @@ ARGUMENT_SPEC = {
     },
     "mode": {"type": "str", "default": "apply", "choices": list(MODES)},
     "prune": {"type": "bool", "default": False},
-    "health": {"type": "dict", "options": HEALTH_ARGUMENT_SPEC},
+    # The options of connector_health, validated by its own spec (validate_health), so they are documented once.
+    "health": {"type": "dict"},
 }
 
 
@@ -133,6 +134,14 @@ def validate_baseline(baseline):
     return validated
 
 
+def validate_health(options):
+    """The health options as connector_health validates its own; a bad one fails here, before any request."""
+    result = ArgumentSpecValidator(HEALTH_ARGUMENT_SPEC).validate(options)
+    if result.error_messages:
+        raise GraphOptionError(f"health: {validation_message(result, 'msgraph.intune.connector_health')}")
+    return result.validated_parameters
+
+
 class TenantBaseline:
     def __init__(self, client):
         self.client = client
@@ -153,7 +162,7 @@ class TenantBaseline:
                 raise GraphOptionError(
                     "health is judged by mode=audit only; use msgraph.intune.connector_health on its own otherwise"
                 )
-            health = HealthCheck(params["health"])
+            health = HealthCheck(validate_health(params["health"]))
         if mode == "validate":
             objects = sum(len(entries) for entries in validated.values())
             return {"changed": False, "kinds": list(validated), "objects": objects}

@@ -76,43 +76,12 @@ options:
   health:
     description:
       - With O(mode=audit), also judge the health of the tenant's connectors and tokens, in the same read of the
-        tenant, and return it as RV(health). The suboptions are the options of M(msgraph.intune.connector_health);
-        C({}) judges every kind with the default thresholds.
+        tenant, and return it as RV(health).
+      - The options of M(msgraph.intune.connector_health) (O(msgraph.intune.connector_health#module:kinds),
+        O(msgraph.intune.connector_health#module:expiry_warning_days) and the others), validated as that module
+        validates them, before any request; C({}) judges every kind with the default thresholds.
       - Not allowed in the other modes; use M(msgraph.intune.connector_health) for health on its own.
     type: dict
-    suboptions:
-      kinds:
-        description: The kinds to judge; all when not set. See O(msgraph.intune.connector_health#module:kinds).
-        type: list
-        elements: str
-        choices:
-          - device_management_partners
-          - compliance_management_partners
-          - remote_assistance_partners
-          - mobile_threat_defense_connectors
-          - apple_push_notification_certificate
-          - vpp_tokens
-          - dep_onboarding_settings
-          - ndes_connectors
-          - exchange_connectors
-          - managed_google_play
-          - windows_autopilot_settings
-      expiry_warning_days:
-        description: See O(msgraph.intune.connector_health#module:expiry_warning_days).
-        type: int
-        default: 30
-      expiry_critical_days:
-        description: See O(msgraph.intune.connector_health#module:expiry_critical_days).
-        type: int
-        default: 7
-      stale_after_hours:
-        description: See O(msgraph.intune.connector_health#module:stale_after_hours).
-        type: raw
-        default: 24
-      ndes_minimum_version:
-        description: See O(msgraph.intune.connector_health#module:ndes_minimum_version).
-        type: str
-        default: 6.2406.0.1001
 extends_documentation_fragment:
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_baseline import KINDS, TenantBaseline
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
@@ -439,3 +441,20 @@ def run_with_health(client, mode):
     params = {"baseline": BASELINE, "mode": mode, "prune": False, "health": {"stale_after_hours": 24}}
     client.settings = type("Settings", (), {"api_version": "v1.0"})()
     return TenantBaseline(client).run(params, check_mode=mode == "audit")
+
+
+@pytest.mark.parametrize(
+    "health, message",
+    [
+        ({"expiry_warning_days": "soon"}, "expiry_warning_days"),
+        ({"kinds": ["vpp_token"]}, "vpp_token"),
+        ({"colour": "red"}, "Unsupported parameters for (msgraph.intune.connector_health) module: colour"),
+        ({"expiry_warning_days": 5, "expiry_critical_days": 9}, "must not be above expiry_warning_days"),
+    ],
+)
+def test_bad_health_options_fail_before_any_request(health, message):
+    client = tenant()
+    params = {"baseline": BASELINE, "mode": "audit", "prune": False, "health": health}
+    with pytest.raises(GraphOptionError, match=re.escape(message)):
+        TenantBaseline(client).run(params, check_mode=True)
+    assert client.calls == []
