@@ -20,13 +20,14 @@ LOOPBACK_ONLY_ENV := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 .PHONY: help venv venv-latest venv-oldest lint sanity pytest test demo clean import-time docs-lint publish-check matrix \
-	matrix-extra bench bench-scale bench-baseline test-reliability
+	matrix-extra bench bench-scale bench-baseline test-reliability browser bench-report report-screenshot
 
 help:
 	@echo "make venv      create/refresh $(VENV) (PYTHON=$(PYTHON)) and the .collections link"
 	@echo "make lint      ruff check, ruff format --check, ansible-lint (production profile), modules' EXAMPLES"
 	@echo "make sanity    ansible-test sanity --venv with the newest ansible-core (.venv-latest)"
-	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies)"
+	@echo "make pytest    the pytest suites under tests/ (loopback-only proxies); needs make browser"
+	@echo "make browser   install Debian's chromium for tests/browser/ when /usr/bin/chromium is missing (as root)"
 	@echo "make test      venv + $(TEST_STAGES), with timings"
 	@echo "make demo      examples/demo.yml against the Graph emulator: check + diff, apply, apply again (changed=0)"
 	@echo "make test-reliability  faults, throttling, bad input and secret scans through ansible-playbook (~3 min)"
@@ -36,6 +37,8 @@ help:
 	@echo "make bench     msgraph.intune vs ansible.builtin.uri vs the request floor on the emulator (BENCH_ARGS=...)"
 	@echo "make bench-scale  100 tenants as hosts, forks 10: wall time, CPU and memory per worker"
 	@echo "make bench-baseline  the baseline role's audit of 50 tenants vs the same audit with ansible.builtin.uri"
+	@echo "make bench-report  report.html of 500 tenants: size, templating, load and filter times in Chromium"
+	@echo "make report-screenshot  regenerate docs/images/report*.png from the demo data"
 	@echo "make import-time  module start-up import time with and without msal"
 	@echo "make clean     remove venvs, caches and test output"
 
@@ -71,8 +74,18 @@ lint: venv
 sanity: venv
 	tools/sanity.sh
 
+# The browser tests (tests/browser/) drive Debian's Chromium; installed only when missing, so a fresh machine gets it
+# as root (as CI runs) and elsewhere this fails loudly instead of the tests skipping.
+browser:
+	@if [[ ! -x /usr/bin/chromium ]]; then \
+		if [[ $$(id -u) -ne 0 ]]; then \
+			echo "make browser: /usr/bin/chromium is missing; as root: apt-get install -y chromium" >&2; exit 1; \
+		fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
 # The output is also kept in .tmp/pytest.log, so that `make test` can end on pytest's summary line.
-pytest: venv
+pytest: venv browser
 	@mkdir -p .tmp
 	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS) --ignore=tests/reliability 2>&1 | tee .tmp/pytest.log
 
@@ -128,6 +141,12 @@ bench-scale: venv
 
 bench-baseline: venv
 	$(LOOPBACK_ONLY_ENV) $(VENV)/bin/python benchmarks/bench_baseline.py $(BENCH_ARGS)
+
+bench-report: venv browser
+	$(LOOPBACK_ONLY_ENV) PYTHONPATH=$(CURDIR) $(VENV)/bin/python benchmarks/bench_report.py $(BENCH_ARGS)
+
+report-screenshot: venv browser
+	$(LOOPBACK_ONLY_ENV) PYTHONPATH=$(CURDIR) $(VENV)/bin/python tools/report_screenshot.py
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-oldest .collections .ansible .tmp .cache .pytest_cache .ruff_cache tests/output
