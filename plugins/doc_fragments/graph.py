@@ -142,9 +142,15 @@ options:
         document, so that tasks signing in with the same identity (authority, tenant, client and the same client
         secret, certificate, federated token or managed identity) ask for one token per run instead of one per
         task. A token is not reused in the last 5 minutes before it expires, and one that Graph rejects is replaced.
-      - The cache is a directory of the controller's user, readable by that user only, in Ansible's temporary
-        directory of the run, which C(ansible-playbook) deletes when it ends. The environment variable
-        E(MSGRAPH_TOKEN_CACHE_DIR) names another directory, which then outlives the run.
+      - The cache is a directory that the collection makes for the controller's user (mode 0700) in Ansible's
+        temporary directory of the run, which C(ansible-playbook) deletes when it ends.
+      - The environment variable E(MSGRAPH_TOKEN_CACHE_DIR) names a parent directory instead, one of the user's or a
+        shared one such as C(/tmp); the cache then outlives the run in C(msgraph_intune_tokens-<uid>) inside it. A
+        symbolic link at that path is followed only when the user or root owns it, and anything at that name but a
+        directory of the user with mode 0700 turns the cache off for the run, with a warning. The collection never
+        changes or removes what it did not create.
+      - Trouble with the cache never fails a task. A broken cache file is replaced, a task waits 10 seconds at most
+        for another task's sign-in with the same identity, and a warning says what happened.
       - Only tasks that run in the controller's worker process use it. A task for a remote or delegated host, or
         with E(MSGRAPH_INTUNE_FORCE_MODULE) set, runs the module, which signs in for itself.
       - V(false) makes the task sign in for itself and keep its token in memory for the task's loop only.

@@ -8,17 +8,27 @@ Tokens are kept in a token cache: one of this task alone in memory, or, when `to
 path, see plugin_utils/_token_cache.py), one that the tasks of a run share, found by the identity that signs in:
 authority, tenant, client and credential. Within a task a token is reused until it nears its expiry (never in its
 last 5 minutes when it lives longer than 10, the margin msal applies to cached tokens); one that Graph rejects is
-dropped from the cache before a new one is asked for.
+dropped from the cache before a new one is asked for. A cached token that was not issued to the tenant and client
+signing in (by what the cache says of it, and by its own tid/appid/azp claims when it is a JWT) is dropped unused.
+The sign-in's failure is raised inside the cache's session, which keeps it for the tasks waiting on the same
+identity.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import time
 
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphAuthError,
+    GraphOptionError,
+    Notices,
+)
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import (
+    GUID,
     MANAGED_IDENTITY_REQUEST,
     TOKEN_REQUEST,
     MsalHttpClient,
@@ -63,6 +73,49 @@ def drop_access_token(msal_cache, rejected):
             msal_cache.remove_at(entry)
 
 
+def jwt_claims(token):
+    """The claims of a JWT, read without verifying it (only to compare them with what the cache says), or {}."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def foreign_token_reason(entry, tenant_id, client_id):
+    """Why a cached access token was not issued to this tenant and client, or None when nothing says so."""
+    client = client_id.lower()
+    if str(entry.get("client_id") or "").lower() != client:
+        return "it is kept for another client"
+    realm = str(entry.get("realm") or "").lower()
+    if GUID.fullmatch(tenant_id) and realm != tenant_id.lower():
+        return "it is kept for another tenant"
+    claims = jwt_claims(entry.get("secret"))
+    tid = claims.get("tid")
+    if isinstance(tid, str) and tid.lower() != realm:
+        return "its tid claim names another tenant"
+    for claim in ("appid", "azp"):  # v1 and v2 access tokens name the client in one of them
+        value = claims.get(claim)
+        if isinstance(value, str) and value.lower() != client:
+            return f"its {claim} claim names another client"
+    return None
+
+
+def drop_foreign_tokens(msal_cache, tenant_id, client_id, warn):
+    """Remove the access tokens that were not issued to this tenant and client (a tampered cache), with a warning."""
+    for entry in list(msal_cache.search(msal_cache.CredentialType.ACCESS_TOKEN)):
+        reason = foreign_token_reason(entry, tenant_id, client_id)
+        if reason is not None:
+            msal_cache.remove_at(entry)
+            warn(
+                f"msgraph.intune token cache: a cached access token was dropped unused: {reason} (this sign-in is "
+                f"for tenant {tenant_id}, client {client_id})"
+            )
+
+
 class TokenProvider:
     """Base class: token() returns a token, refresh() replaces the one that Graph rejected."""
 
@@ -73,6 +126,7 @@ class TokenProvider:
         self.settings = settings
         self.transport = transport
         self.token_store = token_store
+        self.notices = transport.notices if transport.notices is not None else Notices()
         self._token = None
         self._reuse_until = 0.0
         self._cache = None
@@ -103,7 +157,9 @@ class TokenProvider:
     def _token_cache(self, msal, identity):
         """The cache to use, chosen on the first acquisition; `identity()` gives what identifies the credential."""
         if self._cache is None:
-            shared = self.token_store.for_identity(identity()) if self.token_store is not None else None
+            shared = None
+            if self.token_store is not None:
+                shared = self.token_store.for_identity(identity(), self.notices.warn)
             self._cache = shared or MemoryTokenCache(msal)
         return self._cache
 
@@ -135,9 +191,14 @@ class _ConfidentialClientAuth(TokenProvider):
         super().__init__(settings, transport, token_store)
         self._app = None
         self._credential_value = None
-        discovery_cache = token_store.discovery_cache(settings.verify) if token_store is not None else None
+        discovery_cache = None
+        if token_store is not None:
+            discovery_cache = token_store.discovery_cache(settings.verify, self.notices.warn)
         self._http = MsalHttpClient(
-            transport, who=f"{self.describe()} at {settings.authority_host}", discovery_cache=discovery_cache
+            transport,
+            who=f"{self.describe()} at {settings.authority_host}",
+            discovery_cache=discovery_cache,
+            authority=(settings.authority_host, settings.tenant_id),
         )
 
     def _credential(self):
@@ -181,11 +242,11 @@ class _ConfidentialClientAuth(TokenProvider):
         cache = self._token_cache(msal, lambda: self._identity(self._credential_value))
         with cache.session() as msal_cache:
             app = self._application(msal, msal_cache)
+            drop_foreign_tokens(msal_cache, self.settings.tenant_id, self.settings.client_id, self.notices.warn)
             if rejected:
                 drop_access_token(msal_cache, rejected)
             self._http.last = None
-            result = app.acquire_token_for_client(scopes=[self.settings.scope])
-        return self._check(result)
+            return self._check(app.acquire_token_for_client(scopes=[self.settings.scope]))
 
 
 class ClientSecretAuth(_ConfidentialClientAuth):
@@ -297,8 +358,7 @@ class ManagedIdentityAuth(TokenProvider):
             if rejected:
                 drop_access_token(msal_cache, rejected)
             self._http.last = None
-            result = self._client.acquire_token_for_client(resource=self.settings.resource)
-        return self._check(result)
+            return self._check(self._client.acquire_token_for_client(resource=self.settings.resource))
 
     def describe(self):
         who = self.settings.managed_identity_client_id or "system-assigned"

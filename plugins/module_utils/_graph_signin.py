@@ -7,10 +7,17 @@ request (discovery or token request), who signs in where (tenant, client and aut
 identity), the HTTP status, Entra's error with its AADSTS description, and the trace and correlation ids that
 Microsoft support asks for; the failed result gets status, method, url and path. Messages are built from these
 fields alone, and Entra never echoes a credential, so no secret can reach one.
+
+An OIDC discovery document is checked before msal reads it (and before the token cache keeps it): the endpoints
+that msal uses must be https URLs on the configured authority's host, for the configured tenant, or the client
+secret would go wherever the document points. One that fails is discarded and fetched again (with a warning); a
+second one fails the sign-in with a message that says what is wrong.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from urllib.parse import urlsplit
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
@@ -30,6 +37,11 @@ INSTANCE_DISCOVERY = "instance discovery"
 TOKEN_REQUEST = "token request"
 MANAGED_IDENTITY_REQUEST = "managed identity token request"
 DISCOVERY_KINDS = (OIDC_DISCOVERY, INSTANCE_DISCOVERY)
+# The endpoints of an OIDC discovery document that msal reads; the device code one only when it is there.
+DISCOVERY_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
+OPTIONAL_DISCOVERY_ENDPOINTS = ("device_authorization_endpoint",)
+DISCOVERY_MAX_DEPTH = 8  # Entra's document nests 2 levels
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # Sign-in requests are idempotent (asking twice only yields two tokens), so server errors are retried too.
 SIGN_IN_RETRY_STATUSES = THROTTLE_STATUSES | frozenset((500, 502))
 
@@ -42,6 +54,73 @@ def request_kind(url):
     if path.endswith("/discovery/instance"):
         return INSTANCE_DISCOVERY
     return TOKEN_REQUEST
+
+
+def json_object(data, max_depth):
+    """The JSON object in `data` (text or UTF-8 bytes); ValueError when there is none or it nests deeper than
+    `max_depth` levels of objects and arrays (json.loads would recurse, and so would whoever reads it)."""
+    try:
+        document = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    level = [document]
+    for _depth in range(max_depth + 1):
+        level = [child for item in level for child in _children(item)]
+        if not level:
+            break
+    else:
+        raise ValueError("nested too deeply")
+    if isinstance(document, dict):
+        return document
+    raise ValueError("not a JSON object")
+
+
+def _children(value):
+    if isinstance(value, dict):
+        return list(value.values())
+    return value if isinstance(value, list) else []
+
+
+def _origin(url):
+    """(hostname, port) of an https URL; ValueError for another scheme or a bad port."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError("not an https URL")
+    return parts.hostname.lower(), parts.port or 443
+
+
+def discovery_problem(response, authority_host, tenant):
+    """What makes an OIDC discovery answer unusable for this authority and tenant (worded to follow "a document
+    that"), or None. Error answers are None too: msal reports them, and they are never cached."""
+    if response.status_code != 200:
+        return None
+    try:
+        document = json_object(response.text, DISCOVERY_MAX_DEPTH)
+    except ValueError as exc:
+        return f"is not usable JSON ({exc})"
+    host, port = _origin(authority_host)
+    tenants = set()
+    for key in DISCOVERY_ENDPOINTS + OPTIONAL_DISCOVERY_ENDPOINTS:
+        value = document.get(key)
+        if value is None and key in OPTIONAL_DISCOVERY_ENDPOINTS:
+            continue
+        if not isinstance(value, str) or not value:
+            return f"has no {key}"
+        try:
+            named = _origin(value)
+        except ValueError:
+            return f"gives no https URL as its {key}"
+        if named != (host, port):
+            return f"names host {named[0]}:{named[1]} in its {key}, not the authority's {host}:{port}"
+        segments = urlsplit(value).path.split("/")
+        tenants.add(segments[1].lower() if len(segments) > 1 else "")
+    if len(tenants) != 1:
+        return "names different tenants in its endpoints"
+    (named_tenant,) = tenants
+    # A tenant given by its domain name is answered with its id.
+    if named_tenant != tenant.lower() and (GUID.fullmatch(tenant) or not GUID.fullmatch(named_tenant)):
+        return f"names tenant {named_tenant!r} in its endpoints, not {tenant}"
+    return None
 
 
 class Exchange:
@@ -131,14 +210,16 @@ class MsalHttpClient:
     A request still failing after our retries raises instead of returning, so msal's own throttle cache never stores
     it and never hides a later, retried request. `last` is the last exchange, from which an error that msal reports
     out of a response is told the same way. GETs of discovery documents go through `discovery_cache` when one is
-    given (never a managed identity request: those GETs return tokens).
+    given (never a managed identity request: those GETs return tokens). With `authority` (authority host, tenant),
+    OIDC discovery documents are checked (see discovery_problem).
     """
 
-    def __init__(self, transport, who="", kind=None, discovery_cache=None):
+    def __init__(self, transport, who="", kind=None, discovery_cache=None, authority=None):
         self.transport = transport
         self.who = who
         self.kind = kind
         self.discovery_cache = discovery_cache
+        self.authority = authority
         self.last = None
 
     def post(self, url, params=None, data=None, headers=None, **_ignored):
@@ -146,13 +227,46 @@ class MsalHttpClient:
 
     def get(self, url, params=None, headers=None, **_ignored):
         kind = self.kind or request_kind(url)
-        if self.discovery_cache is not None and kind in DISCOVERY_KINDS:
-            response = self.discovery_cache.get(
-                url, params, lambda: self._send("GET", url, params=params, headers=headers)
-            )
-            self.last = Exchange(kind, "GET", url, response)
-            return response
+        if kind == OIDC_DISCOVERY and self.authority is not None:
+            return self._checked_discovery(url, params, headers)
+        if kind in DISCOVERY_KINDS:
+            return self._discovery(kind, url, params, headers)
         return self._send("GET", url, params=params, headers=headers)
+
+    def _discovery(self, kind, url, params, headers, problem_of=None):
+        if self.discovery_cache is None:
+            return self._send("GET", url, params=params, headers=headers)
+        response = self.discovery_cache.get(
+            url, params, lambda: self._send("GET", url, params=params, headers=headers), problem_of
+        )
+        self.last = Exchange(kind, "GET", url, response)
+        return response
+
+    def _checked_discovery(self, url, params, headers):
+        """The OIDC discovery answer once it passes discovery_problem; a document that fails twice fails the sign-in."""
+
+        def problem_of(response):
+            return discovery_problem(response, *self.authority)
+
+        for attempt in range(2):
+            response = self._discovery(OIDC_DISCOVERY, url, params, headers, problem_of)
+            problem = problem_of(response)
+            if problem is None:
+                return response
+            if attempt == 0 and self.transport.notices is not None:
+                self.transport.notices.warn(
+                    f"{OIDC_DISCOVERY} for {self.who}: GET {url_path(url)} returned a document that {problem}; "
+                    "it was discarded and is fetched again"
+                )
+        self.last = None
+        raise sign_in_error(
+            OIDC_DISCOVERY,
+            self.who,
+            "GET",
+            url,
+            response.status_code,
+            detail=f"GET {url_path(url)} returned a document that {problem}, twice",
+        )
 
     def close(self):
         """msal may call close(); the session belongs to the transport."""

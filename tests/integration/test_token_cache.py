@@ -5,6 +5,9 @@ credential) take their token from the run's token cache: the emulator's log show
 requests a whole run made. Another or a wrong credential signs in by itself; a token that Graph rejects is replaced
 once for every task; a token is never used in its last 5 minutes (msal's margin); cache files that are corrupt or
 open to others are replaced; ``token_cache: false`` and the module path sign in per task.
+
+The attacks on the cache (its directory, locks, discovery documents, leftovers, other users) have files of their own:
+test_token_cache_users.py, test_token_cache_failures.py and test_token_cache_discovery.py.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from tests.integration.conftest import connection_options
 MODULE = "msgraph.intune.device_management_partner"
 INFO_MODULE = "msgraph.intune.device_management_partner_info"
 CACHE_DIR_ENV = "MSGRAPH_TOKEN_CACHE_DIR"
+# The directory that the cache makes for itself in the parent that MSGRAPH_TOKEN_CACHE_DIR names.
+OWN_DIRECTORY = f"msgraph_intune_tokens-{os.geteuid()}"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -316,19 +321,20 @@ def flat(text):
 
 
 def test_corrupt_or_open_cache_files_are_replaced(emulator, run_playbook, tmp_path):
-    """A cache directory that outlives runs (MSGRAPH_TOKEN_CACHE_DIR): bad files are ignored, said so at -v, replaced."""
-    cache = tmp_path / "token-cache"
-    env = {CACHE_DIR_ENV: str(cache)}
+    """A cache directory that outlives runs (MSGRAPH_TOKEN_CACHE_DIR): bad files are ignored, said so, replaced."""
+    parent = tmp_path / "token-cache"
+    cache = parent / OWN_DIRECTORY
+    env = {CACHE_DIR_ENV: str(parent)}
 
     def run_once(name):
         emulator.control.clear_log()
-        run = run_playbook([info_task(name)], info=emulator.info, env=env, verbosity=1)
+        run = run_playbook([info_task(name)], info=emulator.info, env=env)
         assert run.rc == 0, run.output
         return run, len(requests_of(emulator.control.log(), "token"))
 
     _run, tokens = run_once("first")
     (token_file,) = token_files(cache)
-    assert (tokens, mode(cache), mode(token_file)) == (1, 0o700, 0o600)
+    assert (tokens, mode(parent), mode(cache), mode(token_file)) == (1, 0o700, 0o700, 0o600)
     _run, tokens = run_once("second")
     assert tokens == 0  # the directory outlives the run: the next run finds the token
 
@@ -344,24 +350,24 @@ def test_corrupt_or_open_cache_files_are_replaced(emulator, run_playbook, tmp_pa
     assert flat(f"{token_file} has mode 0644 instead of 0600; it was ignored and is replaced") in flat(run.output)
     assert mode(token_file) == 0o600
 
-    run = run_playbook([info_task("quiet")], info=emulator.info, env=env)
-    assert "token cache" not in run.output  # nothing to say, and only said at -v anyway
+    run = run_playbook([info_task("quiet")], info=emulator.info, env=env, verbosity=1)
+    assert "token cache" not in run.output  # nothing to say
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a directory of another user needs root to make")
 def test_a_directory_of_another_user_is_never_used(emulator, run_playbook, tmp_path):
-    cache = tmp_path / "foreign"
-    cache.mkdir(mode=0o700)
+    """Another user's directory at the cache's own name: refused, said at the default verbosity, left untouched."""
+    parent = tmp_path / "parent"
+    cache = parent / OWN_DIRECTORY
+    cache.mkdir(parents=True, mode=0o700)
     os.chown(cache, 65534, 65534)
     emulator.control.clear_log()
-    run = run_playbook(
-        [info_task("one"), info_task("two")], info=emulator.info, env={CACHE_DIR_ENV: str(cache)}, verbosity=1
-    )
+    run = run_playbook([info_task("one"), info_task("two")], info=emulator.info, env={CACHE_DIR_ENV: str(parent)})
     assert run.rc == 0, run.output
-    message = f"{cache} is owned by uid 65534, not by this user (uid 0); the cache is off for this task"
+    message = f"{cache} belongs to uid 65534, not to this user (uid 0); the cache is off for this run"
     assert flat(message) in flat(run.output), run.output
     assert len(requests_of(emulator.control.log(), "token")) == 2
-    assert list(cache.iterdir()) == []
+    assert list(cache.iterdir()) == [] and os.stat(cache).st_uid == 65534 and mode(cache) == 0o700
 
 
 # --------------------------------------------------------------------------------------------------------------------

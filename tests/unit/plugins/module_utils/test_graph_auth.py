@@ -1,11 +1,14 @@
 # Copyright: (c) 2026, msgraph.intune contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Token providers: lazy msal import, msal's arguments and results, certificate loading, federated tokens."""
+"""Token providers: lazy msal import, msal's arguments and results, certificate loading, federated tokens, tokens
+of the shared cache checked against the tenant and client signing in, failures raised inside the cache's session."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +24,11 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import 
     WorkloadIdentityAuth,
     build_token_provider,
 )
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphOptionError
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphAuthError,
+    GraphOptionError,
+    Notices,
+)
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import MsalHttpClient
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import Transport
@@ -393,20 +400,25 @@ class TestClientCertificate:
 
 
 class FakeStore:
-    """A token_store stand-in: records the identities asked for; its caches are msal's own, in memory."""
+    """A token_store stand-in: records the identities asked for and where warnings go; its caches are msal's own, in
+    memory, and record what leaves their session."""
 
     def __init__(self):
         self.identities = []
         self.sessions = 0
         self.trust = []
         self.caches = {}
+        self.warn_to = []
+        self.raised = []
 
-    def for_identity(self, identity):
+    def for_identity(self, identity, warn):
         self.identities.append(identity)
+        self.warn_to.append(warn)
         return self.caches.setdefault(repr(identity), FakeIdentityCache(self))
 
-    def discovery_cache(self, verify):
+    def discovery_cache(self, verify, warn):
         self.trust.append(verify)
+        self.warn_to.append(warn)
         return None if verify is False else f"discovery cache for {verify}"
 
 
@@ -418,7 +430,11 @@ class FakeIdentityCache:
     @contextlib.contextmanager
     def session(self):
         self.store.sessions += 1
-        yield self.msal_cache
+        try:
+            yield self.msal_cache
+        except Exception as exc:
+            self.store.raised.append(exc)
+            raise
 
 
 def add_access_token(cache, token, scope):
@@ -508,6 +524,15 @@ class TestIdentityKeys:
         assert verified._http.discovery_cache == "discovery cache for True"
         assert unverified._http.discovery_cache is None
         assert store.trust == [True, False]
+        # Discovery documents are checked against the configured authority and tenant.
+        assert verified._http.authority == ("https://login.microsoftonline.com", TENANT)
+
+    def test_cache_warnings_go_to_the_tasks_notices(self, monkeypatch, fake_session):
+        use_fake_msal(monkeypatch, {"access_token": "tok"})
+        notices = Notices()
+        store = FakeStore()
+        ClientSecretAuth(secret_settings(), Transport(session=fake_session(), notices=notices), store).token()
+        assert store.warn_to == [notices.warn, notices.warn]  # the discovery cache's and the identity's
 
     def test_managed_identity_includes_what_msal_reads_from_the_environment(self, monkeypatch, transport):
         settings = resolve_settings({"auth_method": "managed_identity"}, {})
@@ -567,3 +592,103 @@ def test_certificate_identity_is_the_key_and_certificate(monkeypatch, tmp_path, 
     assert identities[0] == identities[1]
     assert identities[2] != identities[0]
     assert "pfx-pass" not in repr(identities)  # the password opens the key; the key itself identifies
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The shared cache: foreign tokens, failures seen by the session
+# --------------------------------------------------------------------------------------------------------------------
+
+OTHER_TENANT = "33333333-3333-4333-8333-333333333333"
+OTHER_CLIENT = "44444444-4444-4444-8444-444444444444"
+
+
+def jwt(**claims):
+    """A JWT-shaped token with these claims (unsigned: the providers only read claims to compare them)."""
+
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def cached_token(token, tenant=TENANT, client=CLIENT):
+    cache = msal.TokenCache()
+    cache.add(
+        {
+            "client_id": client,
+            "scope": ["https://graph.microsoft.com/.default"],
+            "token_endpoint": f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+            "response": {"access_token": token, "expires_in": 3600, "token_type": "Bearer"},
+            "grant_type": "client_credentials",
+        }
+    )
+    (entry,) = cache.search(cache.CredentialType.ACCESS_TOKEN)
+    return entry
+
+
+class TestForeignTokens:
+    @pytest.mark.parametrize(
+        "token, tenant, client, reason",
+        [
+            ("opaque-token", TENANT, CLIENT, None),
+            (jwt(tid=TENANT, appid=CLIENT), TENANT, CLIENT, None),
+            (jwt(tid=TENANT.upper(), azp=CLIENT.upper()), TENANT, CLIENT, None),
+            (jwt(aud="https://graph.microsoft.com"), TENANT, CLIENT, None),  # no claim says otherwise
+            ("opaque-token", TENANT, OTHER_CLIENT, "it is kept for another client"),
+            ("opaque-token", OTHER_TENANT, CLIENT, "it is kept for another tenant"),
+            (jwt(tid=OTHER_TENANT, appid=CLIENT), TENANT, CLIENT, "its tid claim names another tenant"),
+            (jwt(tid=TENANT, appid=OTHER_CLIENT), TENANT, CLIENT, "its appid claim names another client"),
+            (jwt(tid=TENANT, azp=OTHER_CLIENT), TENANT, CLIENT, "its azp claim names another client"),
+            ("a.%%%.c", TENANT, CLIENT, None),  # not a JWT after all: nothing to read
+        ],
+    )
+    def test_reason(self, token, tenant, client, reason):
+        assert _graph_auth.foreign_token_reason(cached_token(token, tenant, client), TENANT, CLIENT) == reason
+
+    def test_a_tenant_named_by_domain_is_checked_by_the_claims(self):
+        entry = cached_token(jwt(tid=OTHER_TENANT), OTHER_TENANT)  # realm: the id the domain resolved to
+        assert _graph_auth.foreign_token_reason(entry, "contoso.example", CLIENT) is None
+        entry = cached_token(jwt(tid=TENANT), OTHER_TENANT)
+        assert (
+            _graph_auth.foreign_token_reason(entry, "contoso.example", CLIENT) == "its tid claim names another tenant"
+        )
+
+    def test_a_planted_token_is_dropped_before_msal_looks(self, monkeypatch, fake_session):
+        fake = use_fake_msal(monkeypatch, {"access_token": "tok-new"})
+        store = FakeStore()
+        notices = Notices()
+        provider = ClientSecretAuth(secret_settings(), Transport(session=fake_session(), notices=notices), store)
+        planted = jwt(tid=OTHER_TENANT, appid=CLIENT)
+        add_access_token(provider_cache(store, provider), planted, "https://graph.microsoft.com/.default")
+        assert provider.token() == "tok-new"
+        cache = fake.apps[0].kwargs["token_cache"]
+        assert [entry["secret"] for entry in cache.search(cache.CredentialType.ACCESS_TOKEN)] == []
+        assert notices.take(0) == [
+            (
+                "msgraph.intune token cache: a cached access token was dropped unused: its tid claim names another "
+                f"tenant (this sign-in is for tenant {TENANT}, client {CLIENT})"
+            )
+        ]
+        assert planted not in repr(notices.take(0))
+
+
+def provider_cache(store, provider):
+    """The msal cache that the provider's identity will get from the store (made before its first sign-in)."""
+    identity = provider._identity(provider._credential())
+    return store.caches.setdefault(repr(identity), FakeIdentityCache(store)).msal_cache
+
+
+class TestFailuresInTheSession:
+    def test_a_failed_token_request_is_raised_inside_the_session(self, monkeypatch, transport):
+        use_fake_msal(monkeypatch, dict(ENTRA_ERROR))
+        store = FakeStore()
+        with pytest.raises(GraphAuthError) as info:
+            ClientSecretAuth(secret_settings(), transport, store).token()
+        assert store.raised == [info.value]  # the shared cache sees it, and keeps it for the tasks waiting
+
+    def test_a_managed_identity_failure_too(self, monkeypatch, transport):
+        use_fake_msal(monkeypatch, {"error": "invalid_request", "error_description": "Identity not found"})
+        store = FakeStore()
+        with pytest.raises(GraphAuthError) as info:
+            ManagedIdentityAuth(resolve_settings({"auth_method": "managed_identity"}, {}), transport, store).token()
+        assert store.raised == [info.value]

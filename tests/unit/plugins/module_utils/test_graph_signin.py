@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, msgraph.intune contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""msal's HTTP client: requests named for what they are, sign-in failures told with Entra's fields, discovery cache."""
+"""msal's HTTP client: requests named for what they are, sign-in failures told with Entra's fields, discovery
+documents checked before msal reads them, the discovery cache."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors impor
     GraphAuthError,
     GraphConnectionError,
     GraphThrottledError,
+    Notices,
     failure_result,
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin import (
@@ -18,11 +20,15 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_signin impor
     OIDC_DISCOVERY,
     TOKEN_REQUEST,
     MsalHttpClient,
+    discovery_problem,
     entra_fields,
+    json_object,
     request_kind,
     sign_in_error,
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import RetryPolicy, Transport
+
+from tests.unit.conftest import build_response
 
 AUTHORITY = "https://127.0.0.1:8443"
 TENANT = "11111111-1111-4111-8111-111111111111"
@@ -46,12 +52,13 @@ def entra_error(status, error, code, message, trace="trace-1", correlation="corr
 
 @pytest.fixture
 def make_client(fake_time, fake_session):
-    """make_client(*script, max_retries=2, **client_options) -> (MsalHttpClient, session)."""
+    """make_client(*script, max_retries=2, **client_options) -> (MsalHttpClient, session); the transport's Notices
+    are the client's transport.notices."""
 
     def factory(*script, max_retries=2, **options):
         session = fake_session(*script)
         policy = RetryPolicy(max_retries=max_retries, sleep=fake_time.sleep, clock=fake_time.clock, rng=lambda: 0.5)
-        transport = Transport(verify="/ca.pem", policy=policy, session=session)
+        transport = Transport(verify="/ca.pem", policy=policy, session=session, notices=Notices())
         return MsalHttpClient(transport, who=WHO, **options), session
 
     return factory
@@ -200,9 +207,11 @@ class RecordingDiscoveryCache:
     def __init__(self, answer=None):
         self.answer = answer
         self.calls = []
+        self.checks = []
 
-    def get(self, url, params, fetch):
+    def get(self, url, params, fetch, problem_of=None):
         self.calls.append((url, params))
+        self.checks.append(problem_of)
         return self.answer if self.answer is not None else fetch()
 
 
@@ -249,3 +258,159 @@ def test_sign_in_error_without_ids():
         str(error)
         == f"OIDC discovery failed for {WHO}: GET /{TENANT}/v2.0/.well-known/openid-configuration returned HTTP 404"
     )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# OIDC discovery documents: checked before msal reads them or the cache keeps them
+# --------------------------------------------------------------------------------------------------------------------
+
+ENDPOINTS = {
+    "authorization_endpoint": f"{AUTHORITY}/{TENANT}/oauth2/v2.0/authorize",
+    "token_endpoint": TOKEN_URL,
+    "device_authorization_endpoint": f"{AUTHORITY}/{TENANT}/oauth2/v2.0/devicecode",
+    "issuer": f"{AUTHORITY}/{TENANT}/v2.0",
+}
+
+
+def discovery(**changes):
+    document = dict(ENDPOINTS)
+    for key, value in changes.items():
+        if value is None:
+            document.pop(key)
+        else:
+            document[key] = value
+    return (200, document)
+
+
+def problem(answer, authority=AUTHORITY, tenant=TENANT):
+    return discovery_problem(build_response("GET", DISCOVERY_URL, {}, *answer), authority, tenant)
+
+
+class TestDiscoveryProblem:
+    def test_entras_document_passes(self):
+        assert problem(discovery()) is None
+        assert problem(discovery(device_authorization_endpoint=None)) is None  # msal reads it only when it is there
+        assert problem(discovery(token_endpoint=TOKEN_URL.upper().replace("HTTPS", "https"))) is None  # host case
+
+    def test_error_answers_are_left_to_msal(self):
+        assert problem(entra_error(400, "invalid_tenant", 90002, "Tenant not found.")) is None
+
+    @pytest.mark.parametrize(
+        "answer, reason",
+        [
+            (discovery(authorization_endpoint=None), "has no authorization_endpoint"),
+            (discovery(token_endpoint=None), "has no token_endpoint"),
+            (discovery(token_endpoint=""), "has no token_endpoint"),
+            (discovery(token_endpoint=["x"]), "has no token_endpoint"),
+            (
+                discovery(token_endpoint=TOKEN_URL.replace("https:", "http:")),
+                "gives no https URL as its token_endpoint",
+            ),
+            (discovery(token_endpoint="https://[::1/x"), "gives no https URL as its token_endpoint"),
+            (
+                discovery(token_endpoint=f"https://127.0.0.2:8443/{TENANT}/oauth2/v2.0/token"),
+                "names host 127.0.0.2:8443 in its token_endpoint, not the authority's 127.0.0.1:8443",
+            ),
+            (
+                discovery(token_endpoint=f"https://127.0.0.1:9443/{TENANT}/oauth2/v2.0/token"),
+                "names host 127.0.0.1:9443 in its token_endpoint, not the authority's 127.0.0.1:8443",
+            ),
+            (
+                discovery(device_authorization_endpoint="https://evil.example.test/x/devicecode"),
+                "names host evil.example.test:443 in its device_authorization_endpoint",
+            ),
+            (
+                discovery(token_endpoint=f"{AUTHORITY}/22222222-2222-4222-8222-222222222222/oauth2/v2.0/token"),
+                "names different tenants in its endpoints",
+            ),
+            (discovery(token_endpoint="https://127.0.0.1:8443?/a/b"), "names different tenants in its endpoints"),
+            ((200, "not json"), "is not usable JSON"),
+            ((200, [1]), "is not usable JSON (not a JSON object)"),
+            ((200, "[" * 100000 + "]" * 100000), "is not usable JSON (nested too deeply)"),
+        ],
+    )
+    def test_unusable_documents(self, answer, reason):
+        assert reason in (problem(answer) or ""), problem(answer)
+
+    def test_the_tenant_is_the_configured_one(self):
+        other = "33333333-3333-4333-8333-333333333333"
+        document = discovery(
+            authorization_endpoint=f"{AUTHORITY}/{other}/oauth2/v2.0/authorize",
+            token_endpoint=f"{AUTHORITY}/{other}/oauth2/v2.0/token",
+            device_authorization_endpoint=None,
+        )
+        assert problem(document) == f"names tenant '{other}' in its endpoints, not {TENANT}"
+        # A tenant given by its domain name is answered with its id, never with another name.
+        assert problem(document, tenant="contoso.onmicrosoft.com") is None
+        named = discovery(
+            authorization_endpoint=f"{AUTHORITY}/fabrikam.example/oauth2/v2.0/authorize",
+            token_endpoint=f"{AUTHORITY}/fabrikam.example/oauth2/v2.0/token",
+            device_authorization_endpoint=None,
+        )
+        assert "names tenant 'fabrikam.example'" in problem(named, tenant="contoso.onmicrosoft.com")
+        assert problem(discovery(), tenant=TENANT.upper()) is None
+
+
+class TestJsonObject:
+    def test_depth_limit(self):
+        assert json_object('{"a": {"b": [1]}}', 3) == {"a": {"b": [1]}}
+        with pytest.raises(ValueError, match="nested too deeply"):
+            json_object('{"a": {"b": [1]}}', 2)
+        with pytest.raises(ValueError, match="nested too deeply"):
+            json_object(b"[" * 50000 + b"]" * 50000, 8)  # json.loads itself would exceed the recursion limit
+        with pytest.raises(ValueError, match="not a JSON object"):
+            json_object("[]", 8)
+        with pytest.raises(ValueError):
+            json_object(b"\xff", 8)
+
+
+class TestCheckedDiscovery:
+    def client(self, make_client, *script, **options):
+        return make_client(*script, authority=(AUTHORITY, TENANT), **options)
+
+    def test_a_usable_document_is_fetched_once(self, make_client):
+        client, session = self.client(make_client, discovery())
+        assert client.get(DISCOVERY_URL).json()["token_endpoint"] == TOKEN_URL
+        assert len(session.calls) == 1 and client.transport.notices.take(0) == []
+        assert (client.last.kind, client.last.response.status_code) == (OIDC_DISCOVERY, 200)
+
+    def test_an_unusable_document_is_discarded_and_fetched_again(self, make_client):
+        client, session = self.client(make_client, discovery(authorization_endpoint=None), discovery())
+        assert client.get(DISCOVERY_URL).json() == ENDPOINTS
+        assert len(session.calls) == 2
+        assert client.transport.notices.take(0) == [
+            (
+                f"OIDC discovery for {WHO}: GET /{TENANT}/v2.0/.well-known/openid-configuration returned a document "
+                "that has no authorization_endpoint; it was discarded and is fetched again"
+            )
+        ]
+
+    def test_twice_unusable_fails_the_sign_in_with_what_is_wrong(self, make_client):
+        foreign = discovery(token_endpoint=f"https://127.0.0.2:8443/{TENANT}/oauth2/v2.0/token")
+        client, session = self.client(make_client, foreign, foreign)
+        with pytest.raises(GraphAuthError) as info:
+            client.get(DISCOVERY_URL)
+        assert str(info.value) == (
+            f"OIDC discovery failed for {WHO}: GET /{TENANT}/v2.0/.well-known/openid-configuration returned a document "
+            "that names host 127.0.0.2:8443 in its token_endpoint, not the authority's 127.0.0.1:8443, twice"
+        )
+        assert (info.value.status, info.value.method, info.value.url) == (200, "GET", DISCOVERY_URL)
+        assert len(session.calls) == 2 and client.last is None
+        assert len(client.transport.notices.take(0)) == 1
+
+    def test_error_answers_go_to_msal_unchanged(self, make_client):
+        client, session = self.client(make_client, entra_error(400, "invalid_tenant", 90002, "Tenant not found."))
+        assert client.get(DISCOVERY_URL).status_code == 400
+        assert len(session.calls) == 1 and client.failure_from_exchange().code == "invalid_tenant"
+
+    def test_the_cache_gets_the_check(self, make_client):
+        cache = RecordingDiscoveryCache()
+        client, _session = self.client(make_client, discovery(token_endpoint=None), discovery(), discovery_cache=cache)
+        assert client.get(DISCOVERY_URL).json() == ENDPOINTS
+        assert len(cache.calls) == 2
+        bad = build_response("GET", DISCOVERY_URL, {}, *discovery(token_endpoint=None))
+        assert [check(bad) for check in cache.checks] == ["has no token_endpoint"] * 2
+
+    def test_without_an_authority_nothing_is_checked(self, make_client):
+        client, _session = make_client(discovery(token_endpoint=None))
+        assert "token_endpoint" not in client.get(DISCOVERY_URL).json()
