@@ -445,7 +445,8 @@ def _apple_push_notification_certificate(judge, view):
 
 
 def _vpp_token(judge, view):
-    name = f"The VPP token of {judge.name(view)}"
+    token = f"VPP token of {judge.name(view)}"
+    name = f"The {token}"
     state = view.get("state")
     new_token = "download a new token from Apple Business Manager (Apps and Books) and upload it to Intune"
     if state == "valid":
@@ -460,7 +461,7 @@ def _vpp_token(judge, view):
                 "sync",
                 "unhealthy",
                 "warning",
-                f"The last sync of {name[4:]} failed: sync it again in the Intune admin center, and renew it if it "
+                f"The last sync of the {token} failed: sync it again in the Intune admin center, and renew it if it "
                 "keeps failing.",
                 view.get("last_sync_status"),
             )
@@ -770,8 +771,11 @@ def _read_failure(judge, error):
             f"the app registration the application permission {permissions} and admin consent ({where})."
         )
         return judge.finding(None, "state", "forbidden", "warning", message, error.status)
+    detail = str(error)
+    if "request-id:" not in detail:  # graph_error's text ends with the ids; a throttled or lost answer's does not
+        detail = f"{detail} ({where})"
     return judge.finding(
-        None, "state", "error", "warning", f"The {resource.noun} could not be read: {error}", error.status
+        None, "state", "error", "warning", f"The {resource.noun} could not be read: {detail}", error.status
     )
 
 

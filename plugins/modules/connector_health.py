@@ -188,7 +188,9 @@ findings:
       type: raw
       returned: always
     days_left:
-      description: For an expiry, whole days until it, negative once it has passed; V(null) otherwise.
+      description:
+        - For an expiry, the whole days until it, rounded down, so negative once it has passed (V(-1) during the
+          first day after it); V(null) otherwise.
       type: int
       returned: always
     api_version:
