@@ -195,3 +195,18 @@ attributes:
     membership:
       - msgraph.intune.graph
 """
+
+    # The modules that only read (the _info modules, connector_health).
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    description: The module only reads, so it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: The module changes nothing, so it has no diff.
+    support: N/A
+  platform:
+    description: Runs on the controller or any host with Python, requests and msal.
+    platforms: posix
+    support: full
+"""

@@ -269,6 +269,16 @@ class Judge:
     def state(self, view, option, status, severity, message):
         return self.finding(view, "state", status, severity, message, view.get(option))
 
+    def verdict(self, view, option, healthy, critical, said_healthy, said_critical, said_other=None):
+        """The state check of an object: a value in `healthy` is ok, one in `critical` is critical, any other value a
+        warning (`said_other`), or critical too when there is no `said_other`."""
+        value = view.get(option)
+        if value in healthy:
+            return self.state(view, option, "healthy", "ok", said_healthy)
+        if value in critical or said_other is None:
+            return self.state(view, option, "unhealthy", "critical", said_critical)
+        return self.state(view, option, "unhealthy", "warning", said_other)
+
 
 def _future(ticks, now):
     return ticks is not None and ticks > now
@@ -276,40 +286,32 @@ def _future(ticks, now):
 
 # -- the rules of each kind (each returns the object's findings) ------------------------------------------------------
 
+PARTNER_FAILED = ("unresponsive", "rejected")
+CHECK_PARTNER = "check the partner's console and its connection to Intune"
+CHECK_PARTNER_SERVICE = "check that the partner's service is running and connected to Intune"
+
+
+def _heartbeat(judge, view, name):
+    return judge.stale(view, "last_heartbeat_date_time", "heartbeat", name, "sent a heartbeat", CHECK_PARTNER_SERVICE)
+
 
 def _device_management_partner(judge, view):
     name = judge.name(view)
     if not view.get("is_configured"):
         return [judge.state(view, "is_configured", "not_configured", "ok", f"{name} is not configured in Intune.")]
     state = view.get("partner_state")
-    if state in ("unresponsive", "rejected"):
-        found = [
-            judge.state(
-                view,
-                "partner_state",
-                "unhealthy",
-                "critical",
-                f"Intune reports {name} as {state}: check the partner's console and its connection to Intune.",
-            )
-        ]
-    elif state == "enabled":
-        found = [judge.state(view, "partner_state", "healthy", "ok", f"{name} is enabled.")]
-    else:
-        found = [
-            judge.state(
-                view, "partner_state", "unhealthy", "warning", f"{name} is configured but its state is {state}."
-            )
-        ]
-    found.append(
-        judge.stale(
+    found = [
+        judge.verdict(
             view,
-            "last_heartbeat_date_time",
-            "heartbeat",
-            name,
-            "sent a heartbeat",
-            "check that the partner's service is running and connected to Intune",
-        )
-    )
+            "partner_state",
+            ("enabled",),
+            PARTNER_FAILED,
+            f"{name} is enabled.",
+            f"Intune reports {name} as {state}: {CHECK_PARTNER}.",
+            f"{name} is configured but its state is {state}.",
+        ),
+        _heartbeat(judge, view, name),
+    ]
     deadlines = (
         ("when_partner_devices_will_be_marked_as_non_compliant_date_time", "marked as non-compliant"),
         ("when_partner_devices_will_be_removed_date_time", "removed from Intune"),
@@ -337,30 +339,17 @@ def _compliance_management_partner(judge, view):
         return [
             judge.state(view, "partner_state", "not_configured", "ok", f"{name} is not onboarded for any platform.")
         ]
-    if state in ("unresponsive", "rejected"):
-        verdict = judge.state(
-            view,
-            "partner_state",
-            "unhealthy",
-            "critical",
-            f"Intune reports {name} as {state}: devices that it reports compliance for lose their compliance state; "
-            "check the partner's console and its connection to Intune.",
-        )
-    elif state == "enabled":
-        verdict = judge.state(view, "partner_state", "healthy", "ok", f"{name} is enabled.")
-    else:
-        verdict = judge.state(
-            view, "partner_state", "unhealthy", "warning", f"{name} is onboarded but its state is {state}."
-        )
-    heartbeat = judge.stale(
+    verdict = judge.verdict(
         view,
-        "last_heartbeat_date_time",
-        "heartbeat",
-        name,
-        "sent a heartbeat",
-        "check that the partner's service is running and connected to Intune",
+        "partner_state",
+        ("enabled",),
+        PARTNER_FAILED,
+        f"{name} is enabled.",
+        f"Intune reports {name} as {state}: devices that it reports compliance for lose their compliance state; "
+        f"{CHECK_PARTNER}.",
+        f"{name} is onboarded but its state is {state}.",
     )
-    return [verdict, heartbeat]
+    return [verdict, _heartbeat(judge, view, name)]
 
 
 def _remote_assistance_partner(judge, view):
@@ -401,19 +390,15 @@ def _mobile_threat_defense_connector(judge, view):
     state = view.get("partner_state")
     if state in MTD_NOT_SET_UP:
         return [judge.state(view, "partner_state", "not_configured", "ok", f"{name} is not set up ({state}).")]
-    if state in ("unresponsive", "error"):
-        verdict = judge.state(
-            view,
-            "partner_state",
-            "unhealthy",
-            "critical",
-            f"Intune reports {name} as {state}: check the partner's console and its connection to Intune.",
-        )
-    elif state == "enabled":
-        verdict = judge.state(view, "partner_state", "healthy", "ok", f"{name} is enabled.")
-    else:
-        verdict = judge.state(view, "partner_state", "unhealthy", "warning", f"{name} has the state {state}.")
-    remedy = "check that the partner's service is running and connected to Intune"
+    verdict = judge.verdict(
+        view,
+        "partner_state",
+        ("enabled",),
+        ("unresponsive", "error"),
+        f"{name} is enabled.",
+        f"Intune reports {name} as {state}: {CHECK_PARTNER}.",
+        f"{name} has the state {state}.",
+    )
     threshold_days = view.get("partner_unresponsiveness_threshold_in_days")
     heartbeat = None
     if isinstance(threshold_days, int) and threshold_days > 0:
@@ -424,12 +409,12 @@ def _mobile_threat_defense_connector(judge, view):
             name,
             "sent a heartbeat",
             f"past the connector's own threshold of {_days(threshold_days)}, Intune treats the partner as "
-            f"unresponsive; {remedy}",
+            f"unresponsive; {CHECK_PARTNER_SERVICE}",
             severity="critical",
             hours=threshold_days * 24,
         )
     if heartbeat is None or heartbeat["status"] == "healthy":
-        heartbeat = judge.stale(view, "last_heartbeat_date_time", "heartbeat", name, "sent a heartbeat", remedy)
+        heartbeat = _heartbeat(judge, view, name)
     return [verdict, heartbeat]
 
 
@@ -449,10 +434,7 @@ def _vpp_token(judge, view):
     name = f"The {token}"
     state = view.get("state")
     new_token = "download a new token from Apple Business Manager (Apps and Books) and upload it to Intune"
-    if state == "valid":
-        verdict = judge.state(view, "state", "healthy", "ok", f"{name} is valid.")
-    else:
-        verdict = judge.state(view, "state", "unhealthy", "critical", f"{name} is {state}: {new_token}.")
+    verdict = judge.verdict(view, "state", ("valid",), (), f"{name} is valid.", f"{name} is {state}: {new_token}.")
     found = [verdict, judge.expiry(view, "expiration_date_time", name, new_token)]
     if view.get("last_sync_status") == "failed":
         found.append(
@@ -503,19 +485,16 @@ def _dep_onboarding_setting(judge, view):
 def _ndes_connector(judge, view):
     name = f"Certificate connector {judge.name(view)}"
     state = view.get("state")
-    if state == "inactive":
-        verdict = judge.state(
-            view,
-            "state",
-            "unhealthy",
-            "critical",
-            f"{name} is inactive: devices get no new SCEP or PKCS certificates; check the connector's service on "
-            f"{view.get('machine_name') or 'its server'}.",
-        )
-    elif state == "active":
-        verdict = judge.state(view, "state", "healthy", "ok", f"{name} is active.")
-    else:
-        verdict = judge.state(view, "state", "unhealthy", "warning", f"{name} has the state {state}.")
+    verdict = judge.verdict(
+        view,
+        "state",
+        ("active",),
+        ("inactive",),
+        f"{name} is active.",
+        f"{name} is inactive: devices get no new SCEP or PKCS certificates; check the connector's service on "
+        f"{view.get('machine_name') or 'its server'}.",
+        f"{name} has the state {state}.",
+    )
     connection = judge.stale(
         view,
         "last_connection_date_time",
@@ -555,18 +534,15 @@ def _ndes_connector(judge, view):
 def _exchange_connector(judge, view):
     name = f"The Exchange connector on {judge.name(view)}"
     status = view.get("status")
-    if status == "disconnected":
-        verdict = judge.state(
-            view,
-            "status",
-            "unhealthy",
-            "critical",
-            f"{name} is disconnected: Exchange access rules are not updated; check the connector's service.",
-        )
-    elif status == "connected":
-        verdict = judge.state(view, "status", "healthy", "ok", f"{name} is connected.")
-    else:
-        verdict = judge.state(view, "status", "unhealthy", "warning", f"{name} has the status {status}.")
+    verdict = judge.verdict(
+        view,
+        "status",
+        ("connected",),
+        ("disconnected",),
+        f"{name} is connected.",
+        f"{name} is disconnected: Exchange access rules are not updated; check the connector's service.",
+        f"{name} has the status {status}.",
+    )
     sync = judge.stale(view, "last_sync_date_time", "sync", name, "synced", "check the connector's service")
     return [verdict, sync]
 
@@ -578,17 +554,15 @@ def _managed_google_play(judge, view):
         name += f" of {view['owner_organization_name']}"
     if status == "notBound":
         return [judge.state(view, "bind_status", "not_configured", "ok", f"{name} is not bound to Intune.")]
-    if status == "boundAndValidated":
-        verdict = judge.state(view, "bind_status", "healthy", "ok", f"{name} is bound and validated.")
-    else:
-        verdict = judge.state(
-            view,
-            "bind_status",
-            "unhealthy",
-            "critical",
-            f"{name} is {status}, not validated: Android Enterprise enrollment and app deployment may fail; "
-            "check the binding in the Intune admin center.",
-        )
+    verdict = judge.verdict(
+        view,
+        "bind_status",
+        ("boundAndValidated",),
+        (),
+        f"{name} is bound and validated.",
+        f"{name} is {status}, not validated: Android Enterprise enrollment and app deployment may fail; "
+        "check the binding in the Intune admin center.",
+    )
     sync_status = view.get("last_app_sync_status")
     if sync_status == "success":
         sync = judge.finding(view, "sync", "healthy", "ok", f"The last app sync of {name} succeeded.", sync_status)

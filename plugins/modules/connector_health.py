@@ -87,17 +87,7 @@ options:
 extends_documentation_fragment:
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group
-attributes:
-  check_mode:
-    description: The module only reads, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so it has no diff.
-    support: N/A
-  platform:
-    description: Runs on the controller or any host with Python, requests and msal.
-    platforms: posix
-    support: full
+  - msgraph.intune.graph.read_only
 seealso:
   - module: msgraph.intune.tenant_baseline
   - name: Connector health in the msgraph.intune documentation

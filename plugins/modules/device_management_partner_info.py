@@ -34,17 +34,7 @@ extends_documentation_fragment:
   - msgraph.intune.info.group_targets
   - msgraph.intune.graph
   - msgraph.intune.graph.action_group
-attributes:
-  check_mode:
-    description: The module only reads, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: The module changes nothing, so it has no diff.
-    support: N/A
-  platform:
-    description: Runs on the controller or any host with Python, requests and msal.
-    platforms: posix
-    support: full
+  - msgraph.intune.graph.read_only
 seealso:
   - module: msgraph.intune.device_management_partner
 """
