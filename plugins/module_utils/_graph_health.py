@@ -322,7 +322,7 @@ def _device_management_partner(judge, view):
                 judge.expiry(
                     view,
                     option,
-                    f"the devices of {name}",
+                    f"The devices of {name}",
                     "reconnect the partner before then",
                     ends=f"will be {what}",
                     ended=f"were {what}",

@@ -2,8 +2,8 @@
 
 ``render_report(workdir, drift, health, meta)`` writes the three variables as JSON files, loads them with
 ``lookup('ansible.builtin.file') | from_json`` (untrusted data, like the role's registered results) and templates
-the role's file with ``ansible.builtin.template`` on localhost. It returns the path of report.html. The tests, the
-benchmark and tools/report_screenshot.py all render through it.
+the role's file with ``ansible.builtin.template`` on localhost. It returns the path of report.html. The tests and the
+benchmark render through it (tools/report_screenshot.py photographs the report.html of a real role run).
 """
 
 from __future__ import annotations
