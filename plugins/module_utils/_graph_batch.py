@@ -79,7 +79,7 @@ def read_many(client, reads):
     """A ReadResult per read, in order. A lone read saves nothing in a batch, so it goes as a request of its own."""
     reads = list(reads)
     if len(reads) < 2 or not client.settings.batch or client.batch_refused:
-        return [read_singly(client, read) for read in reads]
+        return [_read_alone(client, read) for read in reads]
     return _BatchRun(client, reads).run()
 
 
@@ -99,6 +99,18 @@ def read_singly(client, read):
     except GraphError as exc:
         return _failed(read, exc)
     return ReadResult(value)
+
+
+def _sign_in(client):
+    """Get the task's token before reads are sent, outside their own errors: a sign-in that fails, whatever the
+    reason (a throttled token endpoint too), concerns every read alike. The provider keeps the token, so the reads'
+    requests reuse it."""
+    client.auth.token()
+
+
+def _read_alone(client, read):
+    _sign_in(client)
+    return read_singly(client, read)
 
 
 def _failed(read, error):
@@ -205,7 +217,7 @@ class _BatchRun:
         while self.pending:
             if self.client.batch_refused:
                 for item in self.pending:  # from its start: what a batch gave of it is dropped
-                    self.results[item.index] = read_singly(self.client, item.read)
+                    self.results[item.index] = _read_alone(self.client, item.read)
                 break
             self.pending = self._round(self.pending)
         return self.results
@@ -237,6 +249,7 @@ class _BatchRun:
         """The answers to `chunk`, in its order (a SubResponse, the batch's own GraphError, or None where no answer
         came); None when the endpoint does not serve $batch."""
         ids = [str(number) for number in range(1, len(chunk) + 1)]
+        _sign_in(self.client)
         try:
             body = self.client.send_batch(version, [item.sub_request(id_) for item, id_ in zip(chunk, ids)])
         except (GraphConnectionError, GraphAuthError):

@@ -25,6 +25,9 @@ class GraphModule:
     def run(self):
         module = self.module
         result = self.task.execute(module.params, module.check_mode, module._diff, self._client, module._verbosity)
+        # module.warn, not a `warnings` key: ansible-core 2.19 deprecates passing warnings to exit_json/fail_json.
+        for warning in result.pop("warnings", None) or []:
+            module.warn(warning)
         if result.pop("failed", False):
             self.module.fail_json(**result)
         self.module.exit_json(**result)

@@ -3,11 +3,18 @@
 Property names come from the tables of tests/integration/conftest.py (ObjectType), value rules are written out here,
 and date normalisation comes from the emulator (an independent implementation), never from plugins/: a wrong rule in
 the plugin cannot agree with itself. SUBJECTS holds every object type the suite drives, so that a scenario is written
-once and runs for each of them.
+once and runs for each of them; READ_SUBJECTS the read-only tasks (connector_health, tenant_baseline's audit with
+health), whose reads travel in JSON batches and whose reports are judged against a fault-free run of the same task.
+
+Write and retry accounting with batches: a batch's outer POST is a log entry of kind ``batch`` (a request of its own,
+never a write); its sub-requests are ``graph`` entries with the outer entry's ``batch_seq``. A read keeps its
+client-request-id across the batches it is retried in; a re-sent outer POST carries the same attempt of each of its
+reads again, so that it counts once (see attempt_groups).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 
@@ -42,6 +49,7 @@ CREATE_DEFAULTS = {
 ACCESS_TOKEN_PATTERN = r"(?<![A-Za-z0-9_-])emu[A-Za-z0-9_-]{64}(?![A-Za-z0-9_-])"
 MUST_BE_ZERO = (
     "unclean_failures",
+    "wrong_reports",
     "lost_or_foreign_writes",
     "duplicate_creates",
     "budget_violations",
@@ -223,6 +231,290 @@ def emulator_secrets(info):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Read subjects: read-only tasks, whose reads travel in JSON batches
+# --------------------------------------------------------------------------------------------------------------------
+
+# Seeded secrets of two health kinds: a run never asks for them ($select), so they must appear nowhere it leaves.
+VPP_TOKEN_MARKER = "reliability-vpp-token-3f9b27c1e8d4"
+APNS_CERTIFICATE_MARKER = "reliability-apns-certificate-b51e08a7c2f6"
+# Health kind -> its Graph path under /v1.0 or /beta, written out (not imported from plugins/).
+HEALTH_KIND_PATHS = {
+    "device_management_partners": "/deviceManagement/deviceManagementPartners",
+    "compliance_management_partners": "/deviceManagement/complianceManagementPartners",
+    "remote_assistance_partners": "/deviceManagement/remoteAssistancePartners",
+    "mobile_threat_defense_connectors": "/deviceManagement/mobileThreatDefenseConnectors",
+    "apple_push_notification_certificate": "/deviceManagement/applePushNotificationCertificate",
+    "vpp_tokens": "/deviceAppManagement/vppTokens",
+    "dep_onboarding_settings": "/deviceManagement/depOnboardingSettings",
+    "ndes_connectors": "/deviceManagement/ndesConnectors",
+    "exchange_connectors": "/deviceManagement/exchangeConnectors",
+    "managed_google_play": "/deviceManagement/androidManagedStoreAccountEnterpriseSettings",
+    "windows_autopilot_settings": "/deviceManagement/windowsAutopilotSettings",
+}
+# What a health kind that could not be read is found to be.
+READ_FAILURES = ("forbidden", "error")
+# A 404 on these is Graph's "never set up", not a failure.
+SINGLETON_KINDS = ("apple_push_notification_certificate", "managed_google_play", "windows_autopilot_settings")
+GROUPS_PATH = "/groups"
+READ_GROUP_IDS = {
+    "Fleet A": "f1ee7a00-0000-4000-8000-00000000000a",
+    "Fleet B": "f1ee7b00-0000-4000-8000-00000000000b",
+    "Lab": "1ab00000-0000-4000-8000-00000000000c",
+}
+OLD = "2020-01-01T00:00:00Z"  # long past: expired, stale
+LATER = "2099-01-01T00:00:00Z"
+READ_BASELINE = {
+    "device_management_partners": [
+        {
+            "display_name": "Jamf Pro",
+            "partner_state": "enabled",
+            "groups_requiring_partner_enrollment": [
+                {"type": "group", "group_display_name": "Fleet A"},
+                {"type": "group", "group_display_name": "Fleet B"},
+            ],
+        }
+    ],
+    "compliance_management_partners": [
+        {
+            "display_name": "Jamf compliance",
+            "partner_state": "enabled",
+            "mac_os_enrollment_assignments": [{"type": "group", "group_display_name": "Lab"}],
+        }
+    ],
+    "remote_assistance_partners": [{"display_name": "TeamViewer"}],
+    "mobile_threat_defense_connectors": [{"id": "fc780465-2017-40d4-a0c5-307022471b92", "android_enabled": True}],
+}
+# How a task item names its own tenant: a play variable ``tenants`` maps tenant ids to logins (see
+# Playbooks.tenant_logins in conftest.py), so that every request of the item can be told by its tenant.
+TENANT_OF_ITEM = {
+    "tenant_id": "{{ item.tenant }}",
+    "client_id": "{{ tenants[item.tenant].client_id }}",
+    "client_secret": "{{ lookup('ansible.builtin.env', tenants[item.tenant].secret_variable) }}",
+}
+
+
+def read_tenant():
+    """What each tenant of the read subjects holds: every health kind but Managed Google Play (never set up), with
+    the VPP token's and the push certificate's secrets; partners that drift from READ_BASELINE; its groups."""
+    group = "#microsoft.graph.groupAssignmentTarget"
+    return {
+        "groups": [{"id": group_id, "displayName": name} for name, group_id in READ_GROUP_IDS.items()],
+        "deviceManagementPartners": [
+            {
+                "id": "dmp-1",
+                "displayName": "Jamf Pro",
+                "partnerState": "enabled",
+                "isConfigured": True,
+                "lastHeartbeatDateTime": OLD,
+                "groupsRequiringPartnerEnrollment": [
+                    {"target": {"@odata.type": group, "groupId": READ_GROUP_IDS["Fleet A"]}}
+                ],
+            }
+        ],
+        "complianceManagementPartners": [
+            {
+                "id": "cmp-1",
+                "displayName": "Jamf compliance",
+                "partnerState": "unavailable",
+                "macOsOnboarded": True,
+                "macOsEnrollmentAssignments": [{"target": {"@odata.type": group, "groupId": READ_GROUP_IDS["Lab"]}}],
+            }
+        ],
+        "remoteAssistancePartners": [
+            {
+                "id": "rap-1",
+                "displayName": "TeamViewer",
+                "onboardingStatus": "onboarded",
+                "lastConnectionDateTime": OLD,
+            },
+            {"id": "rap-2", "displayName": "Old assistance", "onboardingStatus": "notOnboarded"},
+        ],
+        "mobileThreatDefenseConnectors": [
+            {"id": READ_BASELINE["mobile_threat_defense_connectors"][0]["id"], "androidEnabled": False}
+        ],
+        "vppTokens": [
+            {
+                "id": "vpp-1",
+                "organizationName": "Contoso",
+                "state": "valid",
+                "expirationDateTime": LATER,
+                "lastSyncDateTime": OLD,
+                "token": VPP_TOKEN_MARKER,
+            }
+        ],
+        "applePushNotificationCertificate": {
+            "id": "apns-1",
+            "appleIdentifier": "mdm@example.com",
+            "expirationDateTime": OLD,
+            "certificate": APNS_CERTIFICATE_MARKER,
+        },
+        "exchangeConnectors": [{"id": "exch-1", "serverName": "exch01", "status": "disconnected"}],
+        "depOnboardingSettings": [{"id": "dep-1", "tokenName": "ADE token", "tokenExpirationDateTime": LATER}],
+        "ndesConnectors": [
+            {"id": "ndes-1", "displayName": "NDES 1", "state": "active", "connectorVersion": "6.2406.0.1001"}
+        ],
+        "androidManagedStoreAccountEnterpriseSettings": None,
+        "windowsAutopilotSettings": {"id": "autopilot-1", "syncStatus": "failed"},
+    }
+
+
+class ReadSubject:
+    """A read-only task the suite drives: it never writes, and what it reports is compared part by part with what a
+    fault-free run of the same task reported (the reference).
+
+    The parts are each health kind's findings and (``audits``: tenant_baseline's audit) each object's drift rows.
+    Under faults a part is the reference's, or says on its own that it could not be read: a health kind gives one
+    forbidden or error finding, a kind that could not be listed one error row (its objects none), an object whose
+    group names could not be looked up error rows only. The task fails only when the tenant cannot be reached: a
+    round trip (a batch's outer POST) or the sign-in, never one read inside a batch.
+    """
+
+    def __init__(self, name, module, options, prefix, audits=False):
+        self.name = name
+        self.module = module
+        self.options = dict(options)
+        self.prefix = prefix
+        self.audits = audits
+
+    @property
+    def task_name(self):
+        return f"read {self.name}"
+
+    def task(self, loop, **options):
+        """The task for the items of ``loop`` (each with ``key`` and ``tenant``; see TENANT_OF_ITEM)."""
+        return {
+            "name": self.task_name,
+            self.module: dict(TENANT_OF_ITEM, **self.options, **options),
+            "loop": loop,
+            "loop_control": {"label": "{{ item.key }}"},
+        }
+
+    def findings(self, result):
+        return (result["health"] if self.audits else result)["findings"]
+
+    def drift(self, result):
+        return result.get("drift", []) if self.audits else []
+
+    def unreadable(self, result):
+        """(health kinds found unreadable, baseline kinds with an error row)."""
+        kinds = {finding["kind"] for finding in self.findings(result) if finding["status"] in READ_FAILURES}
+        return kinds, {row["kind"] for row in self.drift(result) if row["status"] == "error"}
+
+    def parts(self, result):
+        """{part: sorted rows}: ("health", kind) -> (id, check, status, severity), ("drift", kind, object) -> (id,
+        status, property, current, desired). Messages are left out: their durations run on each task's clock."""
+        parts = defaultdict(list)
+        for finding in self.findings(result):
+            parts["health", finding["kind"]].append(
+                (finding["id"], finding["check"], finding["status"], finding["severity"])
+            )
+        for row in self.drift(result):
+            values = (json.dumps(row["current"], sort_keys=True), json.dumps(row["desired"], sort_keys=True))
+            parts["drift", row["kind"], row["object"]].append((row["id"], row["status"], row["property"], *values))
+        return {key: sorted(rows, key=repr) for key, rows in parts.items()}
+
+    def misreports(self, result, reference):
+        """The parts of ``result`` that are neither the reference's nor a report that they could not be read."""
+        found, wanted = self.parts(result), self.parts(reference)
+        unlisted = {key[1] for key, rows in found.items() if key[0] == "drift" and key[2] is None and _errors(rows)}
+        wrong = []
+        for key in sorted(set(found) | set(wanted), key=repr):
+            rows = found.get(key)
+            if rows == wanted.get(key):
+                continue
+            if key[0] == "health" and rows and len(rows) == 1 and rows[0][0] is None and rows[0][2] in READ_FAILURES:
+                continue
+            if key[0] == "drift" and (_errors(rows) or (rows is None and key[1] in unlisted)):
+                continue
+            wrong.append((key, rows, wanted.get(key)))
+        return wrong
+
+    def unexplained(self, result, entries):
+        """Read failures that ``result`` reports and the log of its tenant (``entries``) does not show: a health
+        kind's needs a failed request with its status (a sub-request on the kind's path, or a batch); an audit's error
+        rows one with any status >= 400 (on the kind's list, or on /groups for an object's group names)."""
+
+        def failed(suffix, status=None):
+            return any(
+                entry["status"] is not None
+                and entry["status"] >= 400
+                and status in (None, entry["status"])
+                and (entry["kind"] == "batch" or entry["path"].endswith(suffix))
+                for entry in entries
+            )
+
+        missing = []
+        for finding in self.findings(result):
+            if finding["status"] in READ_FAILURES and not failed(HEALTH_KIND_PATHS[finding["kind"]], finding["value"]):
+                missing.append((finding["kind"], finding["status"], finding["value"]))
+        for row in self.drift(result):
+            suffix = HEALTH_KIND_PATHS[row["kind"]] if row["object"] is None else GROUPS_PATH
+            if row["status"] == "error" and not failed(suffix):
+                missing.append((row["kind"], row["object"], row["message"]))
+        return missing
+
+
+def _errors(rows):
+    return bool(rows) and all(row[1] == "error" for row in rows)
+
+
+def fails_on_one_read(result):
+    """Whether a failed result names one read inside a batch (a Graph path that is not a batch's) as its cause."""
+    path = result.get("path") or ""
+    return path.startswith(("/v1.0/", "/beta/")) and not path.endswith("/$batch")
+
+
+READ_SUBJECTS = {
+    subject.name: subject
+    for subject in (
+        ReadSubject("connector_health", "msgraph.intune.connector_health", {}, "h"),
+        ReadSubject(
+            "baseline_audit",
+            "msgraph.intune.tenant_baseline",
+            {"mode": "audit", "baseline": READ_BASELINE, "health": {}},
+            "a",
+            audits=True,
+        ),
+    )
+}
+
+
+def endpoint_defaults(info):
+    """module_defaults of a play whose items sign in to tenants of their own (TENANT_OF_ITEM)."""
+    return {
+        "group/msgraph.intune.graph": {
+            "graph_endpoint": info["graph_endpoint"],
+            "authority_host": info["authority_host"],
+            "ca_path": info["ca_path"],
+        }
+    }
+
+
+def read_references(playbooks, tenants, tenant_id, **options):
+    """{read subject name: result} of a fault-free run of every read subject against ``tenant_id`` (a key of
+    ``tenants``, the logins of Playbooks.tenant_logins); ``options`` go to every task. From then on the test's secret
+    scan also looks for the secrets that read_tenant() seeds."""
+    playbooks.add_secret("seeded VPP token", VPP_TOKEN_MARKER)
+    playbooks.add_secret("seeded push certificate", APNS_CERTIFICATE_MARKER)
+    item = [{"key": "reference", "tenant": tenant_id}]
+    play = {
+        "name": "references",
+        "hosts": "all",
+        "gather_facts": False,
+        "vars": {"tenants": tenants},
+        "module_defaults": endpoint_defaults(playbooks.emulator.info),
+        "tasks": [subject.task(item, **options) for subject in READ_SUBJECTS.values()],
+    }
+    run = playbooks.run([play])
+    references = {}
+    for subject in READ_SUBJECTS.values():
+        [(status, result)] = item_outcomes(run, subject.task_name).values()
+        assert status == "ok" and subject.unreadable(result) == (set(), set()), (subject.name, result)
+        references[subject.name] = result
+    return references
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Results of a looped task
 # --------------------------------------------------------------------------------------------------------------------
 
@@ -258,7 +550,13 @@ def is_clean_failure(result):
 
 
 def graph_writes(log):
+    """Graph writes, sent on their own or (never allowed) inside a batch; a batch's outer POST is no write."""
     return [entry for entry in log if entry["kind"] == "graph" and entry["method"] in WRITE_METHODS]
+
+
+def batched_writes(log):
+    """Writes inside a batch: never sent, since a throttled write may have been applied or not."""
+    return [entry for entry in graph_writes(log) if entry["batch_seq"] is not None]
 
 
 def partner_id_of(entry):
@@ -275,17 +573,34 @@ def filter_name(entry):
     return text[len(prefix) : -1].replace("''", "'")
 
 
-def attempt_groups(log, kinds=("graph", "token")):
+def attempt_groups(log, kinds=("graph", "token", "batch")):
     """{client-request-id: [entries, oldest first]}: the attempts of each logical request.
 
     The client keeps one client-request-id across the retries of a request (msal does the same for a token
-    request), so each group is one logical request.
+    request), so each group is one logical request: a request sent on its own, a token request, a batch's outer POST
+    (kind batch) or one read inside batches (graph entries with a batch_seq). Such a sub-request's entry gets
+    ``outer_request_id``, the client-request-id of the outer POST that carried it (see attempts()).
     """
+    outer = {entry["seq"]: entry["client_request_id"] for entry in log if entry["kind"] == "batch"}
     groups = defaultdict(list)
     for entry in sorted(log, key=lambda item: item["seq"]):
-        if entry["kind"] in kinds:
-            groups[entry["client_request_id"]].append(entry)
+        if entry["kind"] not in kinds:
+            continue
+        if entry["batch_seq"] is not None:
+            entry = dict(entry, outer_request_id=outer.get(entry["batch_seq"], f"batch {entry['batch_seq']}"))
+        groups[entry["client_request_id"]].append(entry)
     return dict(groups)
+
+
+def attempts(entries):
+    """How many times the client sent one logical request: each entry sent on its own once, and a sub-request once
+    per outer POST, since the transport's re-send of a batch (same client-request-id) repeats the same attempt."""
+    return len(
+        {
+            ("outer", entry["outer_request_id"]) if entry["batch_seq"] is not None else ("own", entry["seq"])
+            for entry in entries
+        }
+    )
 
 
 def budget_violations(groups, max_attempts):
@@ -294,8 +609,8 @@ def budget_violations(groups, max_attempts):
     violations = []
     for request_id, entries in groups.items():
         allowed = max_attempts(entries) + (1 if any(entry["status"] == 401 for entry in entries) else 0)
-        if len(entries) > allowed:
-            violations.append((request_id, entries[0]["method"], entries[0]["path"], len(entries), allowed))
+        if attempts(entries) > allowed:
+            violations.append((request_id, entries[0]["method"], entries[0]["path"], attempts(entries), allowed))
     return violations
 
 
@@ -317,13 +632,16 @@ def wait_until_settled(control, deadline=15.0):
 
     The client gives up on such a request at its timeout, but the emulator still answers (and applies) it
     afterwards; the final state may only be read once it has. A latency fault counts as fired when it starts and
-    the request is logged when it ends, so the two numbers meet when nothing is held back any more.
+    the request is logged when it ends, so the two numbers meet when nothing is held back any more. A batch is
+    logged after its sub-requests (and after the delay of a slow one), so it is also waited for.
     """
     end = time.monotonic() + deadline
     while True:
         fired = sum(fault["fired"] for fault in control.faults() if fault["kind"] == "latency")
-        logged = sum(1 for entry in control.log() if entry["fault"] == "latency")
-        if logged >= fired:
+        log = control.log()
+        logged = sum(1 for entry in log if entry["fault"] == "latency")
+        batches = {entry["seq"] for entry in log if entry["kind"] == "batch"}
+        if logged >= fired and {entry["batch_seq"] for entry in log if entry["batch_seq"] is not None} <= batches:
             return
         if time.monotonic() > end:
             raise AssertionError(f"{fired - logged} delayed request(s) still running after {deadline}s")

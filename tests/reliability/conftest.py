@@ -44,6 +44,7 @@ FIGURES = (
     ("secret_scans", "secret scans"),
     ("planted_secrets_found", "planted secrets found (scanner self-check)"),
     ("unclean_failures", "unclean or unclear failures"),
+    ("wrong_reports", "health or audit reports unlike the tenant"),
     ("lost_or_foreign_writes", "lost or foreign writes"),
     ("duplicate_creates", "duplicate creates"),
     ("budget_violations", "retry budget violations"),
@@ -137,6 +138,18 @@ class Playbooks:
         name = f"RELIABILITY_SECRET_{len(self.secret_env) + 1}"
         self.secret_env[name] = value
         return name
+
+    def tenant_logins(self, tenants):
+        """{tenant id: {client_id, secret_variable}} of seeded tenants (the control API's answer), for a play's
+        ``tenants`` variable (checks.TENANT_OF_ITEM); their secrets are scanned for too."""
+        logins = {}
+        for tenant in tenants:
+            self.add_secret(f"client secret of tenant {tenant['tenant_id']}", tenant["client_secret"])
+            logins[tenant["tenant_id"]] = {
+                "client_id": tenant["client_id"],
+                "secret_variable": self.secret_variable(tenant["client_secret"]),
+            }
+        return logins
 
     def secret(self, value):
         """A template that yields ``value`` (see secret_variable)."""

@@ -15,6 +15,12 @@ action; no name exists twice and no create was re-sent after it was applied (MTD
 anything an item did not ask for, every write body holds only keys its item set, no logical request exceeded its
 retry budget and no retry ignored a Retry-After.
 
+A third run per execution path drives the read subjects (checks.READ_SUBJECTS: connector_health, and
+tenant_baseline's audit with health), whose reads travel in JSON batches: the same faults (which also meet every
+batch's outer POST, and, but for the drops, its sub-requests), plus 403s and 404s inside batches. Each item reads a
+tenant of its own; it must report every part as a fault-free run does or as unreadable on its own (with a failure
+the log shows), or fail cleanly because a round trip or its sign-in could not be made, never because of one read.
+
 Items run on four hosts in parallel (forks) to overlap the waits, so the order in which requests draw from the
 seeded generators varies a little between runs; the invariants hold for any order.
 """
@@ -22,17 +28,28 @@ seeded generators varies a little between runs; the invariants hold for any orde
 from __future__ import annotations
 
 import random
+import re
+from collections import defaultdict
 
 import pytest
 
 from tests.reliability.checks import (
+    GROUPS_PATH,
+    HEALTH_KIND_PATHS,
+    READ_SUBJECTS,
+    SINGLETON_KINDS,
     SUBJECTS,
     attempt_groups,
+    batched_writes,
     budget_violations,
+    endpoint_defaults,
+    fails_on_one_read,
     filter_name,
     graph_writes,
     is_clean_failure,
     item_outcomes,
+    read_references,
+    read_tenant,
     retry_after_violations,
     wait_until_settled,
 )
@@ -403,7 +420,8 @@ def test_random_faults(emulator, playbooks, tally, execution_path, run_name):
         problem = "a write outside the driven collections" if judge is None else judge.write_problem(entry)
         if problem:
             wrong.append((problem, entry["method"], entry["path"], entry["body"]))
-    tally.add("lost_or_foreign_writes", len(wrong))
+    in_batches = batched_writes(log)
+    tally.add("lost_or_foreign_writes", len(wrong) + len(in_batches))
 
     # Retry budget per logical request (its item's max_retries), and Retry-After honoured.
     global_max = max(item["max_retries"] for _bystanders, items in scenarios.values() for item in items) + 1
@@ -427,6 +445,7 @@ def test_random_faults(emulator, playbooks, tally, execution_path, run_name):
     assert fired >= 0.2 * len(log), f"only {fired} faults for {len(log)} requests"
     assert not duplicates, f"created twice: {duplicates}; their POSTs: {_posts_for(log, duplicates)}"
     assert not wrong, wrong
+    assert not in_batches, in_batches
     assert not problems, problems
     assert not over_budget, over_budget
     assert not too_soon, too_soon
@@ -526,4 +545,130 @@ def test_lost_create_answer_never_duplicates(emulator, playbooks, tally, executi
     leaks = playbooks.scan()
     assert [fault["fired"] for fault in control.faults()] == [1] * len(LOST_ANSWERS) * len(items_of)
     assert not problems, "\n".join(map(str, problems))
+    assert not leaks, [str(hit) for hit in leaks]
+
+
+# Reads in batches: connector_health and tenant_baseline's audit with health, each item on a tenant of its own.
+READ_ITEMS = 8  # per read subject and execution path
+READ_SEEDS = {"in_process": 7500, "module": 7600}
+# Final failures inside batches (never retried), on every kind's path and on group lookups; a 404 on a singleton is
+# Graph's "not set up", so those get 403 only.
+FINAL_FAULTS = {
+    403: (*HEALTH_KIND_PATHS.values(), GROUPS_PATH),
+    404: tuple(path for kind, path in HEALTH_KIND_PATHS.items() if kind not in SINGLETON_KINDS),
+}
+FINAL_PROBABILITY = 0.03
+DEFAULT_ATTEMPTS = 6  # max_retries 5, the default, for the references' requests
+
+
+def test_random_faults_on_batched_reads(emulator, playbooks, tally, execution_path):
+    """The read subjects under the same random faults as the writes (on the sign-in, on every batch's outer POST,
+    status and latency faults on its sub-requests) plus final 403s and 404s inside batches. Every item either
+    succeeds and reports each part as the fault-free reference does, or as unreadable on its own with a failure the
+    log shows; or fails cleanly because a round trip or the sign-in could not be made. No write, no leak of the
+    seeded VPP token or push certificate, every logical request (each read inside batches too) within its item's
+    budget and every retry after the Retry-After it got."""
+    control = emulator.control
+    info = emulator.info
+    seed = READ_SEEDS[execution_path]
+    rng = random.Random(seed)
+    items = [
+        {"key": f"{subject.prefix}{index:02d}", "subject": subject.name, "max_retries": rng.choice((1, 2, 3, 4))}
+        for subject in READ_SUBJECTS.values()
+        for index in range(READ_ITEMS)
+    ]
+    for item in items:
+        item["tenant"] = f"reads-{item['key']}"
+    seeded = control.seed({tenant: read_tenant() for tenant in ("reads-reference", *(i["tenant"] for i in items))})
+    tenants = playbooks.tenant_logins(t for t in seeded["tenants"] if t["tenant_id"].startswith("reads-"))
+    references = read_references(playbooks, tenants, "reads-reference", timeout=TIMEOUT)
+
+    for index, spec in enumerate(FAULT_KINDS):
+        control.add_fault(method="*", path="", probability=EACH_PROBABILITY, seed=seed + index, **spec)
+    for index, (status, paths) in enumerate(FINAL_FAULTS.items(), len(FAULT_KINDS)):
+        pattern = "(?:" + "|".join(map(re.escape, paths)) + ")$"
+        control.add_fault(
+            method="GET",
+            path=pattern,
+            kind="status",
+            status=status,
+            scope="batched",
+            probability=FINAL_PROBABILITY,
+            seed=seed + index,
+        )
+    items_by_host = {
+        host: {name: [item for item in items[index :: len(HOSTS)] if item["subject"] == name] for name in READ_SUBJECTS}
+        for index, host in enumerate(HOSTS)
+    }
+    loop = "{{{{ items_by_host[inventory_hostname]['{}'] }}}}"
+    play = {
+        "name": "random faults: batched reads",
+        "hosts": "all",
+        "gather_facts": False,
+        "vars": {"items_by_host": items_by_host, "tenants": tenants},
+        "module_defaults": endpoint_defaults(info),
+        "tasks": [
+            dict(
+                subject.task(loop.format(subject.name), timeout=TIMEOUT, max_retries="{{ item.max_retries }}"),
+                ignore_errors=True,
+            )
+            for subject in READ_SUBJECTS.values()
+        ],
+    }
+    run = playbooks.run([play], hosts=HOSTS, forks=len(HOSTS))
+    wait_until_settled(control)
+
+    log = control.log()
+    faults = control.faults()
+    tally.add_faults(faults)
+    by_tenant = defaultdict(list)
+    for entry in log:
+        by_tenant[(entry["tenant"] or "").casefold()].append(entry)
+    wrong, unclean, unreadable = [], [], 0
+    for subject in READ_SUBJECTS.values():
+        outcomes = item_outcomes(run, subject.task_name)
+        tally.add("runs", len(outcomes))
+        for item in (item for item in items if item["subject"] == subject.name):
+            status, result = outcomes.get(item["key"], ("missing", {}))
+            if status == "ok":
+                problems = subject.misreports(result, references[subject.name])
+                problems += subject.unexplained(result, by_tenant[item["tenant"].casefold()])
+                if problems:
+                    wrong.append((item["key"], problems))
+                else:
+                    tally.add("converged")
+                unreadable += sum(map(len, subject.unreadable(result)))
+            elif status == "failed" and is_clean_failure(result) and not fails_on_one_read(result):
+                tally.add("failed_cleanly")
+            else:
+                unclean.append((item["key"], status, result.get("msg"), result.get("path")))
+    tally.add("unclean_failures", len(unclean))
+    tally.add("wrong_reports", len(wrong))
+    writes = graph_writes(log)  # none at all: the read subjects never write, inside a batch or on their own
+    tally.add("lost_or_foreign_writes", len(writes))
+
+    item_of_tenant = {item["tenant"].casefold(): item for item in items}
+
+    def max_attempts(entries):
+        item = item_of_tenant.get((entries[0]["tenant"] or "").casefold())
+        return item["max_retries"] + 1 if item else DEFAULT_ATTEMPTS
+
+    groups = attempt_groups(log)
+    over_budget = budget_violations(groups, max_attempts)
+    too_soon = retry_after_violations(
+        groups, lambda entry: RETRY_AFTER if entry["fault"] == "status" and entry["status"] in (429, 503) else None
+    )
+    tally.add("budget_violations", len(over_budget))
+    tally.add("retry_after_violations", len(too_soon))
+
+    leaks = playbooks.scan()
+    faulted_inside = [entry for entry in log if entry["batch_seq"] is not None and entry["fault"]]
+    faulted_outer = [entry for entry in log if entry["kind"] == "batch" and entry["fault"]]
+    assert len(faulted_inside) >= 20 and len(faulted_outer) >= 5, (len(faulted_inside), len(faulted_outer))
+    assert unreadable > 0, "no read failed for good: the run proves nothing about per-kind reports"
+    assert not wrong, wrong
+    assert not unclean, unclean
+    assert not writes, writes
+    assert not over_budget, over_budget
+    assert not too_soon, too_soon
     assert not leaks, [str(hit) for hit in leaks]

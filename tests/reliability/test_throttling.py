@@ -6,6 +6,11 @@ With N <= max_retries the task converges; with N = max_retries + 1 it fails with
 the emulator's log: no logical request is attempted more than max_retries + 1 times, and no retry comes sooner
 after a throttled answer than its Retry-After.
 
+The read subjects (checks.READ_SUBJECTS) meet the same storms inside their JSON batch (on one read, the VPP tokens)
+and on the batch's outer POST; they always succeed: converging, with the report of a fault-free run; exhausted, with
+the throttled read (or every read of the throttled batch) reported unreadable. Their Retry-After gaps and budgets
+are those of each sub-request (a read keeps its client-request-id across the batches it is retried in).
+
 The cases are data (SUBJECT_TARGETS x a plan of (kind, outcome) pairs): the device management partner meets every
 pair on each target; the connector family meets a covering plan (every kind and both outcomes on each target) so
 that the run stays short. One playbook run holds every case: one host per subject and target (they run in
@@ -17,12 +22,20 @@ its fault from its own item (``when:`` + a control call) just before it runs.
 from __future__ import annotations
 
 from tests.reliability.checks import (
+    HEALTH_KIND_PATHS,
+    READ_BASELINE,
+    READ_SUBJECTS,
     SUBJECTS,
+    TENANT_OF_ITEM,
     attempt_groups,
+    batched_writes,
     budget_violations,
+    endpoint_defaults,
     graph_writes,
     is_clean_failure,
     item_outcomes,
+    read_references,
+    read_tenant,
     retry_after_violations,
 )
 
@@ -39,6 +52,9 @@ PLANS = {
     "full": [(kind, outcome) for kind in KINDS for outcome in OUTCOMES],
     # Retry-After honoured and exponential backoff on the way to converging; both status codes on the way out.
     "covering": [("429-ra", "converge"), ("504", "converge"), ("429", "exhaust"), ("503-ra", "exhaust")],
+    # The covering plan in two halves, one for each read subject on each of its targets.
+    "first half": [("429-ra", "converge"), ("429", "exhaust")],
+    "second half": [("504", "converge"), ("503-ra", "exhaust")],
 }
 # Subject -> (case key prefix, plan, targets).
 SUBJECT_TARGETS = {
@@ -47,6 +63,17 @@ SUBJECT_TARGETS = {
     "remote_assistance_partner": ("rap", "covering", ("get", "patch", "action", "post")),
     "mobile_threat_defense_connector": ("mtd", "covering", ("get", "patch", "delete", "post")),
 }
+# Read subject -> (case key prefix, {target: plan}): "read" throttles one read inside the batch (the VPP tokens),
+# "batch" the batch's outer POST. The read subjects use API version beta, which no other host of the storm uses, so
+# that their faults (on /beta paths) meet their own requests only; their cases run one after the other on one host.
+READ_TARGETS = {
+    "connector_health": ("hl", {"read": "first half", "batch": "second half"}),
+    "baseline_audit": ("ba", {"read": "second half", "batch": "first half"}),
+}
+READ_HOST = "reads"
+READ_OPTIONS = {"api_version": "beta", "timeout": 1, "max_retries": MAX_RETRIES}
+# An item's control call (its fault) made just before it runs, when it has one.
+INSTALL_FAULT = "(lookup('ansible.builtin.pipe', item.ctl) if item.ctl else 'ok') == 'ok'"
 # Subject -> (seeded Graph properties, the option a case sets, its new value as the task and Graph write it).
 CHANGES = {
     "device_management_partner": (
@@ -77,13 +104,32 @@ def _cases():
     return cases
 
 
+def _read_cases():
+    cases = []
+    for name, (prefix, plans) in READ_TARGETS.items():
+        for target, plan in plans.items():
+            for kind, outcome in PLANS[plan]:
+                key = f"{prefix}-{target}-{kind}-{outcome}"
+                times = OUTCOMES[outcome]
+                cases.append(
+                    {"key": key, "subject": name, "target": target, "kind": kind, "outcome": outcome, "times": times}
+                )
+    return cases
+
+
 def _host(case):
+    if case["subject"] in READ_SUBJECTS:
+        return READ_HOST
     return f"{SUBJECT_TARGETS[case['subject']][0]}-{case['target']}"
 
 
 def _fault_spec(case, tenant_id=None):
-    subject = SUBJECTS[case["subject"]]
     spec = dict(KINDS[case["kind"]], times=case["times"])
+    if case["target"] == "read":
+        return dict(spec, method="GET", path=f"^/beta{HEALTH_KIND_PATHS['vpp_tokens']}$", scope="batched")
+    if case["target"] == "batch":
+        return dict(spec, method="POST", path=r"^/beta/\$batch$", scope="single")
+    subject = SUBJECTS[case["subject"]]
     if case["target"] == "post":
         spec.update(method="POST", path=f"/{subject.collection}$")
     elif case["target"] == "token":
@@ -97,6 +143,8 @@ def _fault_spec(case, tenant_id=None):
 
 def _item(case, tenant_id, playbooks):
     """The loop item of a case: what the task asks for."""
+    if case["subject"] in READ_SUBJECTS:  # a tenant of its own; its fault installed just before it runs
+        return {"key": case["key"], "tenant": tenant_id, "ctl": playbooks.ctl("add-fault", _fault_spec(case))}
     subject = SUBJECTS[case["subject"]]
     seeded, option, new_value = CHANGES[case["subject"]]
     item = {"key": case["key"], "tenant": tenant_id, "ctl": "", "option": option}
@@ -123,9 +171,7 @@ def _item(case, tenant_id, playbooks):
 def _task(name):
     subject = SUBJECTS[name]
     args = {
-        "tenant_id": "{{ item.tenant }}",
-        "client_id": "{{ tenants[item.tenant].client_id }}",
-        "client_secret": "{{ lookup('ansible.builtin.env', tenants[item.tenant].secret_variable) }}",
+        **TENANT_OF_ITEM,
         "id": "{{ item.id | default(omit) }}",
         CHANGES[name][1]: "{{ item.value | default(omit) }}",
         "state": "{{ item.state | default('present') }}",
@@ -141,8 +187,34 @@ def _task(name):
         subject.module: args,
         "loop": f"{{{{ items_by_host[inventory_hostname]['{name}'] }}}}",
         "loop_control": {"label": "{{ item.key }}"},
-        "when": "(lookup('ansible.builtin.pipe', item.ctl) if item.ctl else 'ok') == 'ok'",
+        "when": INSTALL_FAULT,
     }
+
+
+def _read_task(name):
+    subject = READ_SUBJECTS[name]
+    task = subject.task(f"{{{{ items_by_host[inventory_hostname]['{name}'] }}}}", **READ_OPTIONS)
+    return dict(task, when=INSTALL_FAULT)
+
+
+def _read_problems(case, status, result, reference):
+    """Why a read case's result is not what its storm leaves: it must succeed; converging, exactly as the reference;
+    exhausted, with the throttled read (or every read of the throttled batch) reported unreadable, and nothing else."""
+    subject = READ_SUBJECTS[case["subject"]]
+    if status != "ok":
+        return [("expected the task to succeed", status, result.get("msg"))]
+    problems = subject.misreports(result, reference)
+    expected = (set(), set())
+    if case["outcome"] == "exhaust" and case["target"] == "read":
+        expected = ({"vpp_tokens"}, set())
+    elif case["outcome"] == "exhaust":
+        expected = (set(HEALTH_KIND_PATHS), set(READ_BASELINE) if subject.audits else set())
+    if subject.unreadable(result) != expected:
+        problems.append(("unreadable", subject.unreadable(result), "expected", expected))
+    messages = [finding["message"] for finding in subject.findings(result) if finding["status"] == "error"]
+    if not all("throttled" in message for message in messages):
+        problems.append(("unreadable without being throttled", messages))
+    return problems
 
 
 def _expected_body(case, entry):
@@ -165,7 +237,8 @@ def _expected_body(case, entry):
 def test_throttling_storms(emulator, playbooks, tally, execution_path):
     control = emulator.control
     info = emulator.info
-    cases = _cases()
+    read_cases = _read_cases()
+    cases = _cases() + read_cases
     main_tenant = info["tenant_id"]
     token_cases = [case for case in cases if case["target"] == "token"]
     # Objects for every case that reads, writes or acts on an existing one; every token case signs in to a tenant
@@ -177,6 +250,8 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
             seeded = dict(CHANGES[case["subject"]][0], id=case["key"])
             collections.setdefault(subject.collection, []).append(seeded)
     dmp = SUBJECTS["device_management_partner"]
+    # Every token case and every read case signs in to a tenant of its own, so that its requests can be told apart
+    # by their tenant (a token fault then hits only its own token request).
     seeded = control.seed(
         {
             main_tenant: collections,
@@ -184,22 +259,19 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
                 f"storm-{case['key']}": {dmp.collection: [dict(CHANGES[case["subject"]][0], id=case["key"])]}
                 for case in token_cases
             },
+            **{f"storm-{case['key']}": read_tenant() for case in read_cases},
+            "storm-reference": read_tenant(),
         }
     )
-    tenants = {}
-    for tenant in seeded["tenants"]:
-        playbooks.add_secret(f"client secret of tenant {tenant['tenant_id']}", tenant["client_secret"])
-        tenants[tenant["tenant_id"]] = {
-            "client_id": tenant["client_id"],
-            "secret_variable": playbooks.secret_variable(tenant["client_secret"]),
-        }
+    tenants = playbooks.tenant_logins(seeded["tenants"])
+    references = read_references(playbooks, tenants, "storm-reference", **READ_OPTIONS)
 
     items_by_host = {}
     for case in cases:
-        tenant_id = f"storm-{case['key']}" if case["target"] == "token" else main_tenant
-        if case["target"] != "post":
+        tenant_id = f"storm-{case['key']}" if case["target"] == "token" or case in read_cases else main_tenant
+        if case["target"] != "post" and case not in read_cases:
             control.add_fault(**_fault_spec(case, tenant_id))
-        host = items_by_host.setdefault(_host(case), {name: [] for name in SUBJECT_TARGETS})
+        host = items_by_host.setdefault(_host(case), {name: [] for name in (*SUBJECT_TARGETS, *READ_TARGETS)})
         host[case["subject"]].append(_item(case, tenant_id, playbooks))
 
     play = {
@@ -208,14 +280,8 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
         "gather_facts": False,
         "strategy": "free",  # each host runs its own subject's task without waiting for the others'
         "vars": {"items_by_host": items_by_host, "tenants": tenants},
-        "module_defaults": {
-            "group/msgraph.intune.graph": {
-                "graph_endpoint": info["graph_endpoint"],
-                "authority_host": info["authority_host"],
-                "ca_path": info["ca_path"],
-            }
-        },
-        "tasks": [_task(name) for name in SUBJECT_TARGETS],
+        "module_defaults": endpoint_defaults(info),
+        "tasks": [_task(name) for name in SUBJECT_TARGETS] + [_read_task(name) for name in READ_TARGETS],
     }
     run = playbooks.run([play], hosts=tuple(items_by_host), forks=len(items_by_host))
 
@@ -225,14 +291,19 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
     outcomes = {}
     for name in SUBJECT_TARGETS:
         outcomes.update(item_outcomes(run, f"storm {name}"))
+    for name, subject in READ_SUBJECTS.items():
+        outcomes.update(item_outcomes(run, subject.task_name))
     tally.add("runs", len(outcomes))
     tally.add_faults(faults)
     case_by_key = {case["key"]: case for case in cases}
 
-    # Which case each logged request belongs to: by object id, by tenant (token), by the create's name or id.
+    # Which case each logged request belongs to: by tenant (token and read cases), by object id, by the create's name
+    # or id.
     def case_of(entry):
+        if (entry["tenant"] or "").startswith("storm-"):
+            return case_by_key.get(entry["tenant"][len("storm-") :])
         if entry["kind"] == "token":
-            return case_by_key.get(entry["tenant"][len("storm-") :]) if entry["tenant"].startswith("storm-") else None
+            return None
         for subject in SUBJECTS.values():
             if subject.is_create(entry) and entry["body"]:
                 key = entry["body"].get("displayName" if subject.by_name else "id") or ""
@@ -255,7 +326,17 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
     tally.add("retry_after_violations", len(too_soon))
 
     problems = []
+    for case in read_cases:
+        status, result = outcomes.get(case["key"], ("missing", {}))
+        wrong = _read_problems(case, status, result, references[case["subject"]])
+        if wrong:
+            problems.append((case["key"], wrong))
+            tally.add("wrong_reports" if status == "ok" else "unclean_failures")
+        else:
+            tally.add("converged")
     for case in cases:
+        if case in read_cases:
+            continue
         status, result = outcomes.get(case["key"], ("missing", {}))
         if case["outcome"] == "converge":
             if status == "ok":
@@ -282,10 +363,15 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
             problems.append((case["key"], "attempts per faulted request", attempts, "expected", [expected]))
 
     # Every write belongs to its case, with exactly the body the case asks for; a create never happens twice.
-    foreign = []
+    foreign = [(entry["method"], entry["path"], "inside a batch") for entry in batched_writes(log)]
     for entry in graph_writes(log):
         case = case_of(entry)
-        if case is None or _expected_body(case, entry) is False or entry["body"] != _expected_body(case, entry):
+        if (
+            case is None
+            or case in read_cases
+            or _expected_body(case, entry) is False
+            or entry["body"] != _expected_body(case, entry)
+        ):
             foreign.append((entry["method"], entry["path"], entry["body"]))
     tally.add("lost_or_foreign_writes", len(foreign))
     duplicates = 0
@@ -299,7 +385,7 @@ def test_throttling_storms(emulator, playbooks, tally, execution_path):
 
     # Graph state: converged writes applied once, exhausted ones not at all (a status fault never applies).
     for case in cases:
-        if case["target"] == "token":
+        if case["target"] == "token" or case in read_cases:
             continue
         subject = SUBJECTS[case["subject"]]
         seeded, option, new_value = CHANGES[case["subject"]]

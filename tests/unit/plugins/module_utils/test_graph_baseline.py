@@ -21,6 +21,7 @@ COMPLIANCE = KINDS["compliance_management_partners"].collection
 REMOTE = KINDS["remote_assistance_partners"].collection
 MTD = KINDS["mobile_threat_defense_connectors"].collection
 SALES = "5a1e5000-0000-4000-8000-000000000001"
+MARKETING = "3a2c0000-0000-4000-8000-000000000002"
 MTD_ID = "fc780465-2017-40d4-a0c5-307022471b92"
 
 
@@ -310,6 +311,32 @@ def test_export_is_portable():
     }
     # The export applies back: audit of the same tenant finds nothing but a clean state.
     assert run(client, result["baseline"], mode="audit")["drift"] == []
+
+
+def test_export_names_the_groups_of_every_kind_in_one_read():
+    group = {"@odata.type": "#microsoft.graph.groupAssignmentTarget"}
+    client = tenant(
+        **{
+            PARTNERS: [jamf(groupsRequiringPartnerEnrollment=[{"target": dict(group, groupId=SALES)}])],
+            COMPLIANCE: [
+                {
+                    "id": "c1",
+                    "displayName": "C",
+                    "iosEnrollmentAssignments": [{"target": dict(group, groupId=MARKETING)}],
+                }
+            ],
+            "groups": [{"id": SALES, "displayName": "Sales"}, {"id": MARKETING, "displayName": "Marketing"}],
+        }
+    )
+    result = run(client, mode="export")
+    # One read_many for the four lists, one for both kinds' groups; describing the kinds reads nothing more.
+    assert [[read.path for read in reads] for reads in client.read_many_calls] == [
+        [PARTNERS, COMPLIANCE, REMOTE, MTD],
+        [f"groups/{SALES}", f"groups/{MARKETING}"],
+    ]
+    assert result["baseline"]["compliance_management_partners"][0]["ios_enrollment_assignments"] == [
+        {"type": "group", "group_display_name": "Marketing"}
+    ]
 
 
 ONLY_IN_A = [{"type": "group", "group_display_name": "Only in A"}]
