@@ -25,10 +25,10 @@ from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors impor
     GraphAuthError,
     GraphConnectionError,
     GraphError,
-    GraphThrottledError,
 )
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
     THROTTLE_STATUSES,
+    throttled_error,
     url_path,
     url_without_query,
 )
@@ -342,7 +342,10 @@ class _BatchRun:
                 if wait > self.policy.max_wait or self.waited + wait > self.policy.max_total_wait:
                     reason = f"after {item.attempt} attempts: the next wait of {wait:.1f}s exceeds the retry budget"
             if reason is not None:
-                self.results[item.index] = ReadResult(error=self._throttled_error(item, answer, retry_after, reason))
+                url = self._url(item)
+                self.results[item.index] = ReadResult(
+                    error=throttled_error(f"GET {url_path(url)}", answer, reason, "GET", url)
+                )
                 continue
             waits.append(wait)
             item.attempt += 1
@@ -351,21 +354,6 @@ class _BatchRun:
             self.policy.sleep(max(waits))
             self.waited += max(waits)
         return again
-
-    def _throttled_error(self, item, answer, retry_after, reason):
-        """Worded as Transport.send words a single request's exhausted retries."""
-        url = self._url(item)
-        hint = f", Retry-After {retry_after}" if retry_after else ""
-        return GraphThrottledError(
-            f"GET {url_path(url)} was throttled (HTTP {answer.status_code}{hint}) {reason}",
-            status=answer.status_code,
-            code="throttled",
-            request_id=answer.headers.get("request-id"),
-            client_request_id=answer.headers.get("client-request-id"),
-            method="GET",
-            path=url_path(url),
-            url=url_without_query(url),
-        )
 
     def _url(self, item):
         return f"{self.endpoint}/{item.version}{item.url}"

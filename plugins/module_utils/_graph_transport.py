@@ -232,18 +232,7 @@ class Transport:
                 continue
 
             if response is not None:
-                hint = f", Retry-After {retry_after}" if retry_after else ""
-                outcome = "was throttled" if response.status_code in THROTTLE_STATUSES else "kept failing"
-                error = GraphThrottledError(
-                    f"{describe} {outcome} (HTTP {response.status_code}{hint}) {exhausted_reason}",
-                    status=response.status_code,
-                    code="throttled",
-                    request_id=response.headers.get("request-id"),
-                    client_request_id=response.headers.get("client-request-id"),
-                    method=method,
-                    path=url_path(url),
-                    url=url_without_query(url),
-                )
+                error = throttled_error(describe, response, exhausted_reason, method, url)
                 error.response = response
                 raise error
             raise GraphConnectionError(
@@ -287,6 +276,23 @@ class Transport:
                 previous.close()
             self._non_strict_ca = location
         return location
+
+
+def throttled_error(describe, answer, reason, method, url):
+    """The error of a request whose retries ran out on `answer` (a response, or a batch's sub-response)."""
+    retry_after = answer.headers.get("Retry-After")
+    hint = f", Retry-After {retry_after}" if retry_after else ""
+    outcome = "was throttled" if answer.status_code in THROTTLE_STATUSES else "kept failing"
+    return GraphThrottledError(
+        f"{describe} {outcome} (HTTP {answer.status_code}{hint}) {reason}",
+        status=answer.status_code,
+        code="throttled",
+        request_id=answer.headers.get("request-id"),
+        client_request_id=answer.headers.get("client-request-id"),
+        method=method,
+        path=url_path(url),
+        url=url_without_query(url),
+    )
 
 
 def _server_did_not_process(response):
