@@ -65,9 +65,11 @@ options:
       - V(export) returns the tenant's objects as RV(baseline), a baseline for other tenants.
       - V(validate) only checks O(baseline), without signing in or sending any request, so that a play can find a
         mistake in it once, before any tenant is contacted.
+      - V(health) only judges the health of the tenant's connectors and tokens (see O(health)), as
+        M(msgraph.intune.connector_health) does; O(baseline) is not needed.
     type: str
     default: apply
-    choices: [apply, audit, export, validate]
+    choices: [apply, audit, export, validate, health]
   prune:
     description:
       - With O(mode=apply), delete the objects of the managed kinds that the baseline does not list.
@@ -76,11 +78,11 @@ options:
   health:
     description:
       - With O(mode=audit), also judge the health of the tenant's connectors and tokens, in the same read of the
-        tenant, and return it as RV(health).
+        tenant, and return it as RV(health); with O(mode=health), judge only that (not set means C({})).
       - The options of M(msgraph.intune.connector_health) (O(msgraph.intune.connector_health#module:kinds),
         O(msgraph.intune.connector_health#module:expiry_warning_days) and the others), validated as that module
         validates them, before any request; C({}) judges every kind with the default thresholds.
-      - Not allowed in the other modes; use M(msgraph.intune.connector_health) for health on its own.
+      - Not allowed in the other modes.
     type: dict
 extends_documentation_fragment:
   - msgraph.intune.graph
@@ -140,7 +142,7 @@ drift:
       object of the baseline that the tenant lacks, V(unmanaged) for an object of a managed kind that the baseline
       does not list, V(error) for a part of the baseline that this tenant cannot resolve (with C(message)). An
       object of the baseline with C(state=absent) that exists is a V(drift) of C(property=state).
-  returned: unless O(mode=export) or O(mode=validate)
+  returned: unless O(mode=export), O(mode=validate) or O(mode=health)
   type: list
   elements: dict
   sample:
@@ -196,12 +198,12 @@ drift:
       returned: when C(status=error)
 counts:
   description: How many entries of RV(drift) have each status.
-  returned: unless O(mode=export) or O(mode=validate)
+  returned: unless O(mode=export), O(mode=validate) or O(mode=health)
   type: dict
   sample: {drift: 1, missing: 1, unmanaged: 0, error: 0}
 kinds:
   description: The kinds that the baseline manages, in the order they were handled.
-  returned: unless O(mode=export)
+  returned: unless O(mode=export) or O(mode=health)
   type: list
   elements: str
   sample: [device_management_partners, mobile_threat_defense_connectors]
@@ -212,9 +214,10 @@ objects:
   sample: 4
 health:
   description:
-    - With O(health), the connector health of the tenant, with the keys that M(msgraph.intune.connector_health)
-      returns (C(findings), C(summary), C(objects), C(api_versions), C(thresholds)).
-  returned: when O(health) is set
+    - With O(health) or O(mode=health), the connector health of the tenant, with the keys that
+      M(msgraph.intune.connector_health) returns (C(findings), C(summary), C(objects), C(api_versions),
+      C(thresholds)).
+  returned: when O(health) is set, or with O(mode=health)
   type: dict
   sample:
     findings:

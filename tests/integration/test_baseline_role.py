@@ -170,7 +170,7 @@ def task_results(run, task):
     return {entry["host"]: entry for entry in run.results if entry["task"].endswith(" : " + task)}
 
 
-CONVERGE = "Apply, audit (never writes) or export the tenant's baseline"
+CONVERGE = "Apply, audit (never writes) or export the tenant's baseline, or judge its health (never writes)"
 
 
 def test_audit_reports_drift_of_two_tenants_without_writing(emulator, baseline):

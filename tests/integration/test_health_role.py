@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.integration.secret_scan import assert_no_secrets, find_secrets
-from tests.integration.test_baseline_role import BASELINE, Runner, in_line
+from tests.integration.test_baseline_role import BASELINE, CONVERGE, Runner, in_line
 
 UTC = datetime.timezone.utc
 REPORT_TASKS = ("Write health.json", "Write health.md")
@@ -129,7 +129,7 @@ def failed_hosts(run):
     failed = [entry for entry in run.results if entry["status"] == "failed"]
     early = [(entry["host"], entry["action"]) for entry in failed if not entry["task"].endswith(" : " + FAIL_TASK)]
     assert len(early) == 1 and early[0][0] == "tenant-c", early
-    assert early[0][1] in ("msgraph.intune.connector_health", "msgraph.intune.tenant_baseline"), early
+    assert early[0][1] == "msgraph.intune.tenant_baseline", early
     return sorted(entry["host"] for entry in failed if entry["task"].endswith(" : " + FAIL_TASK))
 
 
@@ -296,11 +296,7 @@ def test_audit_without_health_leaves_health_out(emulator, tenants):
     assert (tenants.reports / "drift.json").exists() and not (tenants.reports / "health.json").exists()
     assert not (tenants.reports / "health.md").exists()
     assert sorted(published(run)) == ["baseline_drift"]
-    converge = [
-        entry
-        for entry in run.results
-        if entry["task"].endswith(" : Apply, audit (never writes) or export the tenant's baseline")
-    ]
+    converge = [entry for entry in run.results if entry["task"].endswith(" : " + CONVERGE)]
     assert converge and all("health" not in entry["result"] for entry in converge if entry["host"] != "tenant-c")
     health_paths = ("deviceAppManagement", "/beta/", "applePushNotificationCertificate", "exchangeConnectors")
     graph = [entry["path"] for entry in emulator.control.log() if entry["kind"] in ("graph", "batch")]

@@ -449,7 +449,7 @@ class TestModes:
             TenantBaseline(None).run({"baseline": baseline, "mode": "validate"})
 
     def test_health_only_in_an_audit(self):
-        with pytest.raises(GraphOptionError, match="health is judged by mode=audit only"):
+        with pytest.raises(GraphOptionError, match="health is judged by mode=audit or mode=health only"):
             run_with_health(tenant(), mode="apply")
 
     def test_audit_with_health_reads_everything_in_one_read_many(self):
@@ -462,6 +462,17 @@ class TestModes:
         assert "deviceAppManagement/vppTokens" in paths and "groups" in paths
         heartbeat = [f for f in result["health"]["findings"] if f["kind"] == "device_management_partners"]
         assert ("heartbeat", "stale") in [(f["check"], f["status"]) for f in heartbeat]
+
+
+def test_health_mode_reads_only_the_health_kinds_and_needs_no_baseline():
+    client = tenant(**{PARTNERS: [jamf(lastHeartbeatDateTime="2000-01-01T00:00:00Z")]})
+    client.settings = type("Settings", (), {"api_version": "v1.0"})()
+    result = TenantBaseline(client).run({"baseline": None, "mode": "health", "prune": False, "health": None})
+    assert set(result) == {"changed", "health"} and result["changed"] is False
+    assert len(client.read_many_calls) == 1 and "groups" not in [read.path for read in client.read_many_calls[0]]
+    assert len(client.read_many_calls[0]) == 11  # every kind, with the default options
+    assert client.writes == []
+    assert ("heartbeat", "stale") in [(f["check"], f["status"]) for f in result["health"]["findings"]]
 
 
 def run_with_health(client, mode):
