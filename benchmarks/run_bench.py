@@ -5,12 +5,12 @@
 Run with the venv's Python from the repository root::
 
     .venv/bin/python benchmarks/run_bench.py                  # make bench: module vs uri vs floor
-    .venv/bin/python benchmarks/run_bench.py --scale          # make bench-scale: 100 tenants, forks 10
 
-The default mode ends on the line ``ratio module/uri=X.XX module/floor=Y.YY tasks/uri=Z.ZZ tokens=T`` (tasks: the
-module variant's job as one task per partner; T: the most token requests one of its runs made); --scale ends on a
-``scale ...`` line. Every run is checked (exit status, converged state, one GET per partner, one PATCH per drifted
-partner) and the script exits 1 if any run was broken, so that a broken run is never reported as a time.
+It ends on the line ``ratio module/uri=X.XX module/floor=Y.YY tasks/uri=Z.ZZ tokens=T`` (tasks: the module variant's
+job as one task per partner; T: the most token requests one of its runs made). Every run is checked (exit status,
+converged state, one GET per partner, one PATCH per drifted partner) and the script exits 1 if any run was broken, so
+that a broken run is never reported as a time. make bench-baseline and make bench-scale are bench_baseline.py, which
+uses this file's emulator, environment and process helpers.
 """
 
 from __future__ import annotations
@@ -402,6 +402,39 @@ class Run:
         }
 
 
+def execute(run, command, cwd, env, timeout, sample_memory=False, progress=None, progress_every=10.0):
+    """Run one ansible-playbook process for `run`: sets its rc, wall and cpu seconds (user + system of the process
+    tree, from RUSAGE_CHILDREN), start time and, when asked, its workers' memory. `progress(elapsed seconds)` is
+    called every `progress_every` seconds while it runs."""
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(run.log_path, "w", encoding="utf-8") as output:
+        run.started = time.time()
+        start = time.perf_counter()
+        process = subprocess.Popen(  # pylint: disable=consider-using-with  # waited for just below
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        )
+        sampler = WorkerMemorySampler(process.pid) if sample_memory else None
+        if sampler:
+            sampler.start()
+        while run.rc is None:
+            elapsed = time.perf_counter() - start
+            try:
+                run.rc = process.wait(timeout=min(progress_every, max(timeout - elapsed, 0.01)))
+            except subprocess.TimeoutExpired:
+                if time.perf_counter() - start >= timeout:
+                    process.kill()
+                    run.rc = process.wait()
+                    run.problems.append(f"timed out after {timeout}s")
+                elif progress:
+                    progress(time.perf_counter() - start)
+        run.wall = time.perf_counter() - start
+        if sampler:
+            sampler.stop()
+            run.memory = memory_summary(sampler)
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run.cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
+
+
 class Bench:
     def __init__(self, args, emulator, data, workdir):
         self.args = args
@@ -411,7 +444,7 @@ class Bench:
         self.latency = args.latency_ms / 1000.0
         self.counter = 0
 
-    def run(self, variant, repetition, sample_memory=False, verify=True):
+    def run(self, variant, repetition, verify=True):
         playbook, extra_env = VARIANTS[variant]
         self.counter += 1
         name = f"{self.counter:03d}-{variant}-{repetition}"
@@ -431,35 +464,13 @@ class Bench:
         command.extend(self.args.ansible_args)
         env = ansible_environment(self.workdir, count_file, timeline_file, extra_env)
         connections_before = self.emulator.control.stats()["connections"]
-        usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        with open(result.log_path, "w", encoding="utf-8") as output:
-            result.started = time.time()
-            start = time.perf_counter()
-            process = subprocess.Popen(  # pylint: disable=consider-using-with  # waited for just below
-                command, cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-            )
-            sampler = WorkerMemorySampler(process.pid) if sample_memory else None
-            if sampler:
-                sampler.start()
-            try:
-                result.rc = process.wait(timeout=self.args.run_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                result.rc = process.wait()
-                result.problems.append(f"timed out after {self.args.run_timeout}s")
-            result.wall = time.perf_counter() - start
-            if sampler:
-                sampler.stop()
-        usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result.cpu = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
+        execute(result, command, self.workdir, env, self.args.run_timeout)
         result.connections = self.emulator.control.stats()["connections"] - connections_before
         result.log = self.emulator.control.log()
         with open(count_file, encoding="ascii") as handle:
             result.module_processes = sum(1 for line in handle if line.strip())
         with open(timeline_file, encoding="utf-8") as handle:
             result.events = [json.loads(line) for line in handle if line.strip()]
-        if sampler:
-            result.memory = memory_summary(sampler)
         if verify:
             self.verify(result)
         return result
@@ -676,13 +687,6 @@ def median_of(runs, attribute):
     return statistics.median(getattr(run, attribute) for run in runs)
 
 
-def tokens_per_tenant(run, tenant_ids):
-    """Token requests per tenant of one run: "N" when every tenant made N, else "min-max"."""
-    counts = [sum(1 for e in run.log if e["kind"] == "token" and e["tenant"] == tenant) for tenant in tenant_ids]
-    low, high = min(counts), max(counts)
-    return str(low) if low == high else f"{low}-{high}"
-
-
 def variant_table(report, runs_by_variant, partners):
     report(
         f"{'variant':<14}{'runs':>5}{'wall s':>8}{'min':>7}{'max':>7}{'cpu s':>7}{'req/partner':>13}"
@@ -869,92 +873,14 @@ def bench_mode(args, workdir, report):
     return 1 if broken or (missed and args.fail_on_target_miss) else 0
 
 
-def scale_mode(args, workdir, report):
-    drifted = args.partners // 3 if args.drifted is None else args.drifted
-    data = [TenantData(index, args.partners, drifted) for index in range(args.tenants)]
-    variants = ("module", "baseline")  # baseline: Ansible's own cost of the same hosts and loop, no requests
-    emulator = start_bench_emulator(args.tenants)
-    tenant_ids = [emulator.tenant(item.index)["tenant_id"] for item in data]
-    runs_by_variant = {variant: [] for variant in variants}
-    try:
-        bench = Bench(args, emulator, data, workdir)
-        report(
-            f"msgraph.intune scale benchmark: {args.tenants} tenants as inventory hosts, {args.partners} partners "
-            f"each ({drifted} drifted), forks {args.forks}, latency {args.latency_ms:g} ms, {args.repetitions} "
-            f"alternating runs of {', '.join(variants)}"
-        )
-        for repetition in range(1, args.repetitions + 1):
-            for variant in variants:
-                run = bench.run(variant, repetition, sample_memory=True)
-                runs_by_variant[variant].append(run)
-                report(f"  run {repetition} {variant:<9} {run.wall:6.2f} s{'  BROKEN' if run.problems else ''}")
-    finally:
-        emulator.stop()
-    report()
-    all_runs = [run for runs in runs_by_variant.values() for run in runs]
-    broken = print_problems(report, all_runs)
-    report("Medians per run. cpu = user+sys of ansible-playbook and all its processes. Memory: every direct child of")
-    report("ansible-playbook (a forked worker, one per host and task) sampled every 20 ms from /proc: RSS = VmHWM")
-    report("(includes pages still shared with the controller), USS = its private pages (what each worker adds).")
-    report(
-        f"{'variant':<10}{'wall s':>8}{'cpu s':>7}{'cpu ms/host':>12}{'GET':>5}{'PATCH':>6}{'token':>6}"
-        f"{'tok/tenant':>11}{'discov':>7}"
-        f"{'TLS':>5}{'procs':>6}{'workers':>8}{'RSS MB med/max':>16}{'USS MB med/max':>16}{'ctl RSS MB':>11}"
-    )
-    memory_by_variant = {}
-    for variant, runs in runs_by_variant.items():
-        last = runs[-1]
-        memory = {
-            key: statistics.median(run.memory[key] for run in runs if run.memory[key] is not None)
-            for key in runs[0].memory
-        }
-        memory_by_variant[variant] = memory
-        report(
-            f"{variant:<10}{median_of(runs, 'wall'):>8.2f}{median_of(runs, 'cpu'):>7.2f}"
-            f"{median_of(runs, 'cpu') / args.tenants * 1000:>12.0f}{last.count('graph', 'GET'):>5}"
-            f"{last.count('graph', 'PATCH'):>6}{last.count('token'):>6}{tokens_per_tenant(last, tenant_ids):>11}"
-            f"{last.count('discovery'):>7}{last.connections:>5}{last.module_processes:>6}{memory['workers_seen']:>8.0f}"
-            f"{memory['worker_peak_rss_mb_median']:>9.1f}/{memory['worker_peak_rss_mb_max']:<6.1f}"
-            f"{memory['worker_peak_uss_mb_median']:>9.1f}/{memory['worker_peak_uss_mb_max']:<6.1f}"
-            f"{memory['controller_peak_rss_mb']:>11.1f}"
-        )
-    wall = median_of(runs_by_variant["module"], "wall")
-    memory = memory_by_variant["module"]
-    module_tokens = tokens_per_tenant(runs_by_variant["module"][-1], tenant_ids)
-    summary = {
-        "mode": "scale",
-        "tenants": args.tenants,
-        "partners_per_tenant": args.partners,
-        "drifted_per_tenant": drifted,
-        "forks": args.forks,
-        "latency_ms": args.latency_ms,
-        "wall_median_s": {variant: median_of(runs, "wall") for variant, runs in runs_by_variant.items()},
-        "cpu_median_s": {variant: median_of(runs, "cpu") for variant, runs in runs_by_variant.items()},
-        "memory_medians": memory_by_variant,
-        "token_requests_per_tenant": module_tokens,
-        "runs": [run.summary() for run in all_runs],
-    }
-    with open(os.path.join(workdir, "summary.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, default=str)
-    report(f"results: {workdir}")
-    report(
-        f"scale tenants={args.tenants} forks={args.forks} wall={wall:.2f}s "
-        f"worker_peak_rss_mb={memory['worker_peak_rss_mb_max']:.1f} worker_peak_uss_mb={memory['worker_peak_uss_mb_max']:.1f} "
-        f"tokens_per_tenant={module_tokens}"
-    )
-    return 1 if broken else 0
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Benchmark msgraph.intune against ansible.builtin.uri (see README).")
-    parser.add_argument("--scale", action="store_true", help="many tenants as inventory hosts, module variant only")
-    parser.add_argument("--partners", type=int, help="partners per tenant (default 20; 3 with --scale)")
-    parser.add_argument("--drifted", type=int, help="drifted partners per tenant (default half; a third with --scale)")
-    parser.add_argument("--repetitions", type=int, help="measured runs per variant (default 5; 3 with --scale)")
+    parser.add_argument("--partners", type=int, default=20, help="partners in the tenant (default 20)")
+    parser.add_argument("--drifted", type=int, help="drifted partners (default half)")
+    parser.add_argument("--repetitions", type=int, default=5, help="measured runs per variant (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds before the measured ones")
     parser.add_argument("--latency-ms", type=float, default=50, help="latency added to every request (default 50)")
-    parser.add_argument("--tenants", type=int, default=100, help="tenants (hosts) with --scale (default 100)")
-    parser.add_argument("--forks", type=int, help="ansible forks (default: ansible's, 5; 10 with --scale)")
+    parser.add_argument("--forks", type=int, help="ansible forks (default: ansible's, 5)")
     parser.add_argument(
         "--extra-variants",
         default="",
@@ -966,18 +892,14 @@ def parse_args(argv):
     parser.add_argument("--results-dir", default=DEFAULT_RESULTS, help="where a timestamped result folder goes")
     parser.add_argument("--run-timeout", type=float, default=600, help="seconds before a run is killed")
     args = parser.parse_args(argv)
-    args.partners = args.partners if args.partners is not None else (3 if args.scale else 20)
-    args.repetitions = args.repetitions if args.repetitions is not None else (3 if args.scale else 5)
     args.extra_variants = [v for v in args.extra_variants.split(",") if v]
     unknown = [v for v in args.extra_variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants: {', '.join(unknown)}")
-    if args.partners < 1 or args.repetitions < 1 or args.tenants < 1:
-        parser.error("--partners, --repetitions and --tenants must be at least 1")
+    if args.partners < 1 or args.repetitions < 1:
+        parser.error("--partners and --repetitions must be at least 1")
     if args.drifted is not None and not 0 <= args.drifted <= args.partners:
         parser.error("--drifted must be between 0 and --partners")
-    if args.scale and args.forks is None:
-        args.forks = 10
     args.ansible_args = ["--forks", str(args.forks)] if args.forks else []
     return args
 
@@ -985,12 +907,12 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    workdir = os.path.join(os.path.abspath(args.results_dir), f"{'scale' if args.scale else 'bench'}-{stamp}")
+    workdir = os.path.join(os.path.abspath(args.results_dir), f"bench-{stamp}")
     for sub in ("logs", "counts", "timelines"):
         os.makedirs(os.path.join(workdir, sub), exist_ok=True)
     report = Report(os.path.join(workdir, "report.txt"))
     try:
-        status = scale_mode(args, workdir, report) if args.scale else bench_mode(args, workdir, report)
+        status = bench_mode(args, workdir, report)
     finally:
         report.save()
     return status
