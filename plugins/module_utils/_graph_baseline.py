@@ -161,9 +161,7 @@ class TenantBaseline:
         health = None
         if params.get("health") is not None:
             if mode != "audit":
-                raise GraphOptionError(
-                    "health is judged by mode=audit or mode=health only"
-                )
+                raise GraphOptionError("health is judged by mode=audit or mode=health only")
             health = HealthCheck(validate_health(params["health"]))
         if mode == "validate":
             objects = sum(len(entries) for entries in validated.values())
