@@ -102,7 +102,7 @@ def measure_browser(path, repetitions):
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            for _ in range(repetitions):
+            for _repetition in range(repetitions):
                 started = time.perf_counter()
                 page, recorder, url = open_report(browser, path)
                 wall = (time.perf_counter() - started) * 1000

@@ -140,7 +140,7 @@ def test_every_filter_control_has_a_label_and_is_reached_by_keyboard(report, ope
     ):
         assert page.get_by_label(label, exact=True).evaluate("e => e.tagName.toLowerCase()") == element
     reached = []
-    for _ in range(5):
+    for _press in range(5):
         page.keyboard.press("Tab")
         reached.append(page.evaluate("document.activeElement.id"))
         # The focus is visible: a real outline on the focused control.

@@ -598,7 +598,7 @@ def test_every_rule_of_every_kind_in_seven_tenants_at_vvvv(emulator, run_playboo
     assert {entry["method"] for entry in graph} == {"GET"}
     for index, tenant in enumerate(credentials):
         mine = [entry for entry in graph if entry["tenant"] == tenant["tenant_id"]]
-        kinds = list(SEGMENTS) if index != THRESHOLD_TENANT else [k for k in tuned["summary"]["kinds"]]
+        kinds = list(SEGMENTS) if index != THRESHOLD_TENANT else list(tuned["summary"]["kinds"])
         assert sorted(entry["path"] for entry in mine) == sorted(
             f"/{SEGMENTS[kind][0]}/{SEGMENTS[kind][1]}" for kind in kinds
         ), index

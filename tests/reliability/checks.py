@@ -508,7 +508,9 @@ def read_references(playbooks, tenants, tenant_id, **options):
     run = playbooks.run([play])
     references = {}
     for subject in READ_SUBJECTS.values():
-        [(status, result)] = item_outcomes(run, subject.task_name).values()
+        outcomes = list(item_outcomes(run, subject.task_name).values())
+        assert len(outcomes) == 1, (subject.name, outcomes)
+        status, result = outcomes[0]
         assert status == "ok" and subject.unreadable(result) == (set(), set()), (subject.name, result)
         references[subject.name] = result
     return references
