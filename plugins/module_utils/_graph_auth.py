@@ -129,12 +129,22 @@ class TokenProvider:
         self.notices = transport.notices if transport.notices is not None else Notices()
         self._token = None
         self._reuse_until = 0.0
+        self._signed_in_unused = False
         self._cache = None
 
     def token(self):
-        if self._token is None or time.time() >= self._reuse_until:
+        if self._token is None or (time.time() >= self._reuse_until and not self._signed_in_unused):
             self._take(self._acquire(rejected=None))
+        self._signed_in_unused = False
         return self._token
+
+    def sign_in(self):
+        """Get a token now unless a usable one is held, so that a failed sign-in shows before any request is sent.
+        The next token() hands this one out as it comes, even one that expires at once: signing in first never costs a
+        second token request."""
+        if self._token is None or (time.time() >= self._reuse_until and not self._signed_in_unused):
+            self._take(self._acquire(rejected=None))
+            self._signed_in_unused = True
 
     def refresh(self):
         self._take(self._acquire(rejected=self._token))

@@ -102,10 +102,9 @@ def read_singly(client, read):
 
 
 def _sign_in(client):
-    """Get the task's token before reads are sent, outside their own errors: a sign-in that fails, whatever the
-    reason (a throttled token endpoint too), concerns every read alike. The provider keeps the token, so the reads'
-    requests reuse it."""
-    client.auth.token()
+    """Sign in before reads are sent, outside their own errors: a sign-in that fails, whatever the reason (a throttled
+    token endpoint too), concerns every read alike. The reads' requests then use that token."""
+    client.auth.sign_in()
 
 
 def _read_alone(client, read):

@@ -505,6 +505,7 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
         groups=[{"id": other_ios, "displayName": "iOS users"}],
     )
     export = run_playbook(
+        # group_names: the alias of portable, its name in earlier releases, still works.
         [dict(TYPE.info_task("export", group_names=True), register="export")], info=emulator.info, tenant=0
     )
     assert export.rc == 0, export.output

@@ -267,7 +267,7 @@ def test_check_mode_and_diff(emulator, run_playbook, execution_path):
     assert "groups_requiring_partner_enrollment" in run.stdout  # --diff shows it
 
 
-def test_export_with_group_names_applies_to_another_tenant(emulator, run_playbook, tmp_path):
+def test_portable_export_applies_to_another_tenant(emulator, run_playbook, tmp_path):
     source = [
         {
             "id": "jamf-a",
@@ -301,7 +301,7 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
     )
 
     export = run_playbook(
-        [{"name": "export", INFO_MODULE: {"group_names": True}, "register": "export"}], info=emulator.info, tenant=0
+        [{"name": "export", INFO_MODULE: {"portable": True}, "register": "export"}], info=emulator.info, tenant=0
     )
     assert export.rc == 0, export.output
     desired = export.result("export")["desired_state"]

@@ -26,7 +26,7 @@ GRAPH = "https://127.0.0.1:8443"
 
 
 class FakeTokenProvider:
-    """token()/refresh()/can_refresh like the real providers; hands out tok-1, tok-2, ..."""
+    """token()/sign_in()/refresh()/can_refresh like the real providers; hands out tok-1, tok-2, ..."""
 
     def __init__(self, can_refresh=True):
         self.can_refresh = can_refresh
@@ -35,6 +35,9 @@ class FakeTokenProvider:
 
     def token(self):
         return f"tok-{self.issued}"
+
+    def sign_in(self):
+        self.token()
 
     def refresh(self):
         self.refreshes += 1

@@ -692,3 +692,22 @@ class TestFailuresInTheSession:
         with pytest.raises(GraphAuthError) as info:
             ManagedIdentityAuth(resolve_settings({"auth_method": "managed_identity"}, {}), transport, store).token()
         assert store.raised == [info.value]
+
+
+def test_signing_in_first_never_costs_a_second_token_request(monkeypatch, transport):
+    """A token that expires at once, got by sign_in() before the reads, is the one the next request uses."""
+    settings = resolve_settings({"access_token": "t0"}, environ={})
+    provider = AccessTokenAuth(settings, transport)
+    issued = []
+
+    def acquire(rejected):
+        issued.append(rejected)
+        return {"access_token": f"t{len(issued)}", "expires_in": 0}
+
+    monkeypatch.setattr(provider, "_acquire", acquire)
+    provider.sign_in()
+    assert provider.token() == "t1" and len(issued) == 1
+    assert provider.token() == "t2"  # used once: the next request signs in again, as it did before
+    provider.sign_in()
+    provider.sign_in()  # still unused: nothing new
+    assert provider.token() == "t3" and len(issued) == 3
