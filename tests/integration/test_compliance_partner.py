@@ -506,7 +506,9 @@ def test_export_with_group_names_applies_to_another_tenant(emulator, run_playboo
     )
     export = run_playbook(
         # group_names: the alias of portable, its name in earlier releases, still works.
-        [dict(TYPE.info_task("export", group_names=True), register="export")], info=emulator.info, tenant=0
+        [dict(TYPE.info_task("export", group_names=True), register="export")],
+        info=emulator.info,
+        tenant=0,
     )
     assert export.rc == 0, export.output
     desired = export.result("export")["desired_state"]
