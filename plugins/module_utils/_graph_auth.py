@@ -133,8 +133,7 @@ class TokenProvider:
         self._cache = None
 
     def token(self):
-        if self._token is None or (time.time() >= self._reuse_until and not self._signed_in_unused):
-            self._take(self._acquire(rejected=None))
+        self.sign_in()
         self._signed_in_unused = False
         return self._token
 

@@ -318,8 +318,7 @@ class TenantBaseline:
 
     def health(self, check):
         """The tenant's connector health, as connector_health judges it (the role's one task in every mode)."""
-        _listed, results = self._read({}, check)
-        return {"changed": False, "health": check.judge(results, self.client.settings.api_version)}
+        return {"changed": False, "health": check.run(self.client)}
 
     # -- export ------------------------------------------------------------------------------------------------------
 

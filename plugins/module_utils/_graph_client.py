@@ -7,7 +7,12 @@ from __future__ import annotations
 import uuid
 
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_auth import build_token_provider
-from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import GraphAuthError, GraphError, Notices
+from ansible_collections.msgraph.intune.plugins.module_utils._graph_errors import (
+    GraphAuthError,
+    GraphError,
+    Notices,
+    request_ids,
+)
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_settings import resolve_settings
 from ansible_collections.msgraph.intune.plugins.module_utils._graph_transport import (
     RetryPolicy,
@@ -203,7 +208,7 @@ def graph_error(answer, method, url, error_class=GraphError):
         text += f" {code}"
     if message:
         text += f": {message}"
-    text += f" (request-id: {request_id or 'none'}, client-request-id: {client_request_id or 'none'})"
+    text += f" ({request_ids(request_id, client_request_id)})"
     return error_class(
         text,
         status=answer.status_code,

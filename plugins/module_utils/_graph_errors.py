@@ -13,6 +13,10 @@ class GraphOptionError(Exception):
     """The task's options are invalid or contradictory; raised before any request is sent."""
 
 
+def request_ids(request_id, client_request_id):
+    return f"request-id: {request_id or 'none'}, client-request-id: {client_request_id or 'none'}"
+
+
 class GraphError(Exception):
     """A request to Graph (or to a token endpoint) failed.
 
@@ -41,6 +45,11 @@ class GraphError(Exception):
         self.method = method
         self.path = path
         self.url = url
+
+    @property
+    def ids(self):
+        """The request's ids as the messages give them (what Microsoft support asks for)."""
+        return request_ids(self.request_id, self.client_request_id)
 
     def with_message(self, message):
         """The same error, told better by a caller that knows what was being looked for."""

@@ -737,7 +737,7 @@ def judge_kind(kind, read_result, thresholds, now, api_version):
 
 def _read_failure(judge, error):
     resource = judge.health_kind.resource
-    where = f"request-id: {error.request_id or 'none'}, client-request-id: {error.client_request_id or 'none'}"
+    where = error.ids
     if error.status == 403:
         permissions = " or ".join(judge.health_kind.permissions)
         message = (
@@ -746,7 +746,7 @@ def _read_failure(judge, error):
         )
         return judge.finding(None, "state", "forbidden", "warning", message, error.status)
     detail = str(error)
-    if "request-id:" not in detail:  # graph_error's text ends with the ids; a throttled or lost answer's does not
+    if where not in detail:  # graph_error's text ends with the ids; a throttled or lost answer's does not
         detail = f"{detail} ({where})"
     return judge.finding(
         None, "state", "error", "warning", f"The {resource.noun} could not be read: {detail}", error.status

@@ -598,11 +598,6 @@ def parse_token_document(data):
     return state, failure
 
 
-def parse_token_state(data):
-    """msal's cache state from a token file; ValueError when it is not one this code wrote."""
-    return parse_token_document(data)[0]
-
-
 def _is_reusable_error(error, allow_none=False):
     if error is None:
         return allow_none

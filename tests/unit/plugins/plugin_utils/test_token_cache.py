@@ -926,7 +926,7 @@ def test_real_msal_state_round_trips(identity_cache):
     add_access_token(cache, "tok-1")
     state = json.loads(cache.serialize())
     document = {"format": "msgraph.intune token cache", "version": 1, "msal": state}
-    assert _token_cache.parse_token_state(json.dumps(document).encode()) == state
+    assert _token_cache.parse_token_document(json.dumps(document).encode())[0] == state
 
 
 def test_no_lock_is_waited_for_without_need(identity_cache):
